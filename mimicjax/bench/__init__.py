@@ -1,0 +1,1 @@
+"""Benchmarks of the hot paths; each prints JSON and can be reproduced from one command."""

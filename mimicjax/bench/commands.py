@@ -1,0 +1,42 @@
+"""`mimicjax bench NAME ...`: every benchmark prints one JSON object and can write it to a file.
+
+A benchmark module exposes `add_arguments(parser)` and `run(args) -> dict`, and imports nothing heavy at
+module level. Register it in `BENCHMARKS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+BENCHMARKS = {
+    "sim": ("mimicjax.bench.sim", "MJX G1 physics steps/s against MuJoCo's C engine"),
+}
+
+
+def register(subparsers) -> None:
+    bench = subparsers.add_parser("bench", help="measure a hot path; prints JSON")
+    bench_sub = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    bench_sub.required = True
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        parser = bench_sub.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("--json", metavar="OUT", default=None, help="also write the JSON here")
+        importlib.import_module(module_name).add_arguments(parser)
+        parser.set_defaults(func=_runner(module_name))
+
+
+def _runner(module_name: str):
+    def run(args: argparse.Namespace) -> int:
+        from mimicjax.io_utils import atomic_write_text
+
+        result = importlib.import_module(module_name).run(args)
+        text = json.dumps(result, indent=2, sort_keys=True)
+        print(text)
+        if args.json:
+            atomic_write_text(args.json, text + "\n")
+            print(f"wrote {args.json}", file=sys.stderr)
+        return 0
+
+    return run

@@ -1,0 +1,55 @@
+"""The `mimicjax` command line.
+
+Each command group lives next to the code it drives and exposes `register(subparsers)`; the group
+modules import only argparse at module level so `mimicjax --help` stays instant. Heavy imports (JAX,
+MuJoCo) happen inside the command functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that add sub-commands. Order is the order shown in --help.
+COMMAND_MODULES = (
+    "mimicjax.bench.commands",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mimicjax",
+        description="Humanoid robot behaviour from human videos, in JAX.",
+    )
+    from mimicjax import __version__
+
+    parser.add_argument("--version", action="version", version=f"mimicjax {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except (UserError, FileNotFoundError, ValueError) as error:
+        # Bad input is the user's to fix: say what and where, without a traceback.
+        print(f"mimicjax {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mimicjax {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
