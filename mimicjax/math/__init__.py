@@ -1,0 +1,1 @@
+"""Small, shared numerical building blocks (rotations)."""
