@@ -1,0 +1,227 @@
+"""The project's G1 model: kinematic parity with the real robot's published model, spec, mirror, errors."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from mimicjax.robots import g1, g1_mjcf
+from tests.conftest import reference_file
+
+VARIANTS = ("29dof", "23dof")
+
+
+def random_qpos(model, rng):
+    qpos = np.zeros(model.nq)
+    qpos[:3] = rng.normal(size=3)
+    quat = rng.normal(size=4)
+    qpos[3:7] = quat / np.linalg.norm(quat)
+    low, high = model.jnt_range[1:, 0], model.jnt_range[1:, 1]
+    qpos[7:] = rng.uniform(low, high)
+    return qpos
+
+
+def body_positions(model, qpos):
+    data = mujoco.MjData(model)
+    data.qpos[:] = qpos
+    mujoco.mj_kinematics(model, data)
+    return data.xpos.copy()
+
+
+@pytest.fixture(scope="module")
+def menagerie():
+    return mujoco.MjModel.from_xml_path(str(reference_file("g1/menagerie_unitree_g1/g1.xml")))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_forward_kinematics_matches_the_real_robot(menagerie, variant):
+    """Every body present in both models within 1 mm over 100 random joint configurations."""
+    model = g1.load_model(variant)
+    shared = [
+        (i, menagerie.body(model.body(i).name).id)
+        for i in range(1, model.nbody)
+        if mujoco.mj_name2id(menagerie, mujoco.mjtObj.mjOBJ_BODY, model.body(i).name) >= 0
+    ]
+    assert len(shared) == model.nbody - 1 == menagerie.nbody - 1
+    ref_qpos_adr = {menagerie.joint(j).name: menagerie.jnt_qposadr[j] for j in range(menagerie.njnt)}
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(100):
+        ref_qpos = random_qpos(menagerie, rng)
+        # The 23-DoF robot has its wrists welded at zero: compare against the same pose.
+        qpos = np.zeros(model.nq)
+        qpos[:7] = ref_qpos[:7]
+        for j in range(1, model.njnt):
+            name = model.joint(j).name
+            qpos[model.jnt_qposadr[j]] = ref_qpos[ref_qpos_adr[name]]
+        for name in g1_mjcf.WRIST_JOINTS:
+            if variant == "23dof":
+                ref_qpos[ref_qpos_adr[name]] = 0.0
+        ours, theirs = body_positions(model, qpos), body_positions(menagerie, ref_qpos)
+        for i, j in shared:
+            worst = max(worst, float(np.abs(ours[i] - theirs[j]).max()))
+    assert worst < 1e-3, f"max body position error {worst * 1000:.3f} mm"
+
+
+def test_masses_inertias_and_joint_ranges_match(menagerie):
+    model = g1.load_model("29dof")
+    for i in range(1, model.nbody):
+        j = menagerie.body(model.body(i).name).id
+        assert model.body_mass[i] == pytest.approx(menagerie.body_mass[j], rel=0.01), model.body(i).name
+        np.testing.assert_allclose(model.body_inertia[i], menagerie.body_inertia[j], rtol=0.01)
+        np.testing.assert_allclose(model.body_ipos[i], menagerie.body_ipos[j], atol=1e-6)
+    for j in range(1, model.njnt):
+        ref = menagerie.joint(model.joint(j).name)
+        np.testing.assert_array_equal(model.jnt_range[j], ref.range)
+        np.testing.assert_array_equal(model.jnt_axis[j], ref.axis)
+        np.testing.assert_array_equal(model.jnt_actfrcrange[j], menagerie.jnt_actfrcrange[ref.id])
+    assert model.body_subtreemass[1] == pytest.approx(menagerie.body_subtreemass[1], rel=1e-6)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_model_is_built_for_mjx(variant):
+    model = g1.load_model(variant)
+    assert model.nu == len(g1_mjcf.joint_names(variant)) == (29 if variant == "29dof" else 23)
+    assert model.nv == model.nu + 6
+    # Primitive collision geometry only, and contacts only through explicit pairs.
+    primitives = {mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_SPHERE}
+    assert {mujoco.mjtGeom(t) for t in model.geom_type} <= primitives
+    assert not model.geom_contype.any() and not model.geom_conaffinity.any()
+    pairs = {
+        frozenset((model.geom(model.pair_geom1[i]).name, model.geom(model.pair_geom2[i]).name))
+        for i in range(model.npair)
+    }
+    for side in ("left", "right"):
+        assert all(frozenset((f"{side}_{p}", "floor")) in pairs for p in g1_mjcf.SOLE_POINTS)
+    assert model.opt.timestep == pytest.approx(0.005)
+    assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    assert model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    assert model.opt.iterations <= 5
+    # The stand keyframe rests the soles on the floor without penetrating it.
+    data = mujoco.MjData(model)
+    mujoco.mj_resetDataKeyframe(model, data, model.key("stand").id)
+    mujoco.mj_forward(model, data)
+    floor_contacts = [c for c in data.contact[: data.ncon] if model.geom(c.geom1).name == "floor"]
+    assert floor_contacts and all(-1e-4 < c.dist < 1e-3 for c in floor_contacts)
+    assert all(c.dist > 0 for c in data.contact[: data.ncon] if model.geom(c.geom1).name != "floor")
+
+
+def test_committed_mjcf_is_up_to_date():
+    """The XML files in assets/ are exactly what the authoring module writes."""
+    for variant in VARIANTS:
+        expected = g1_mjcf.build_xml(variant, pelvis_height=g1_mjcf.standing_pelvis_height(variant))
+        assert g1.model_path(variant).read_text() == expected, (
+            f"assets/g1_{variant}.xml is stale: run `python -m mimicjax.robots.g1_mjcf`"
+        )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_spec_gains_keypoints_and_defaults(variant):
+    spec = g1.spec(variant)
+    n = spec.num_joints
+    assert spec.joint_names == g1_mjcf.joint_names(variant)
+    for array in (spec.default_pose, spec.kp, spec.kd, spec.effort_limit, spec.action_scale, spec.armature):
+        assert array.shape == (n,)
+    # Gains from the armature: 10 Hz natural frequency, damping ratio 2.
+    omega = 2 * np.pi * 10.0
+    np.testing.assert_allclose(spec.kp, spec.armature * omega**2, rtol=1e-6)
+    np.testing.assert_allclose(spec.kd, 2 * 2.0 * spec.armature * omega, rtol=1e-6)
+    np.testing.assert_allclose(spec.action_scale, 0.25 * spec.effort_limit / spec.kp)
+    assert np.all(spec.default_pose >= spec.joint_range[:, 0]) and np.all(spec.default_pose <= spec.joint_range[:, 1])
+    model = g1.load_model(variant)
+    for body in spec.keypoint_bodies:
+        assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body) >= 0
+    weight = dict(zip(spec.keypoint_groups, spec.keypoint_weights))
+    assert weight["end_effector"] > weight["upper"] > weight["lower"] > 0
+    assert sorted(spec.keypoint_body_ids) == sorted(model.body(b).id for b in spec.keypoint_bodies)
+
+
+def test_mirror_map_matches_the_verified_facts():
+    import json
+
+    facts = json.loads(reference_file("g1/g1_facts.json").read_text())["mirror"]["menagerie/g1.xml"]["joints"]
+    spec = g1.spec("29dof")
+    for fact in facts:
+        i = spec.joint_names.index(fact["joint"])
+        assert spec.joint_names[spec.mirror_perm[i]] == fact["partner"]
+        assert spec.mirror_sign[i] == fact["sign"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_mirrored_pose_is_the_reflected_robot(variant):
+    """FK(mirror(q)) equals FK(q) reflected in y (left and right bodies swapped) within 0.1 mm."""
+    spec, model = g1.spec(variant), g1.load_model(variant)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        qpos = random_qpos(model, rng)
+        mirrored = g1.mirror_qpos(spec, qpos)
+        assert np.all(mirrored[7:] >= model.jnt_range[1:, 0] - 1e-9)
+        assert np.all(mirrored[7:] <= model.jnt_range[1:, 1] + 1e-9)
+        expected = g1.mirror_body_pos(spec, body_positions(model, qpos)[1:])
+        np.testing.assert_allclose(body_positions(model, mirrored)[1:], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_mirroring_twice_is_identity(variant):
+    spec, model = g1.spec(variant), g1.load_model(variant)
+    rng = np.random.default_rng(2)
+    qpos, qvel = random_qpos(model, rng), rng.normal(size=model.nv)
+    np.testing.assert_array_equal(g1.mirror_qpos(spec, g1.mirror_qpos(spec, qpos)), qpos)
+    np.testing.assert_array_equal(g1.mirror_qvel(spec, g1.mirror_qvel(spec, qvel)), qvel)
+    keypoints = rng.normal(size=(5, len(spec.keypoint_bodies), 3))
+    np.testing.assert_array_equal(g1.mirror_keypoints(spec, g1.mirror_keypoints(spec, keypoints)), keypoints)
+    assert np.all(spec.mirror_perm[spec.mirror_perm] == np.arange(spec.num_joints))
+
+
+def test_mirror_works_on_jax_arrays():
+    import jax
+    import jax.numpy as jnp
+
+    spec = g1.spec("29dof")
+    qpos = jnp.asarray(g1.load_model("29dof").key("stand").qpos, jnp.float32)
+    mirrored = jax.jit(lambda q: g1.mirror_qpos(spec, q))(qpos)
+    # The stand pose is symmetric.
+    np.testing.assert_allclose(np.asarray(mirrored), np.asarray(qpos), atol=1e-7)
+
+
+def test_velocities_mirror_like_the_simulator():
+    """Mirroring qvel and stepping equals stepping and mirroring (the dynamics are symmetric)."""
+    spec, model = g1.spec("29dof"), g1.load_model("29dof")
+    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT  # a floating robot: no floor
+    rng = np.random.default_rng(3)
+    data, mirrored = mujoco.MjData(model), mujoco.MjData(model)
+    data.qpos[:] = model.key("stand").qpos
+    data.qpos[7:] += rng.uniform(-0.2, 0.2, model.nu)
+    data.qvel[:] = rng.normal(scale=0.5, size=model.nv)
+    mirrored.qpos[:], mirrored.qvel[:] = g1.mirror_qpos(spec, data.qpos), g1.mirror_qvel(spec, data.qvel)
+    data.ctrl[:] = model.key("stand").ctrl
+    mirrored.ctrl[:] = g1.mirror_joint_pos(spec, data.ctrl)
+    for _ in range(10):
+        mujoco.mj_step(model, data)
+        mujoco.mj_step(model, mirrored)
+    # Small inertial asymmetries of the real robot (under 1 mm of centre-of-mass offset) remain.
+    np.testing.assert_allclose(mirrored.qpos, g1.mirror_qpos(spec, data.qpos), atol=2e-3)
+
+
+def test_unknown_variant_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown G1 variant '27dof'.*'29dof'.*'23dof'"):
+        g1.load_model("27dof")
+    with pytest.raises(ValueError, match="unknown G1 variant"):
+        g1.spec("g1")
+
+
+def test_missing_and_malformed_model_files_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="G1 model file not found: .*nope.xml"):
+        g1.load_model("29dof", tmp_path / "nope.xml")
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<mujoco><worldbody><body name='a'></worldbody></mujoco>")
+    with pytest.raises(ValueError, match=r"cannot load G1 model .*broken.xml"):
+        g1.load_model("29dof", broken)
+    other_robot = tmp_path / "pendulum.xml"
+    other_robot.write_text(
+        "<mujoco><worldbody><body><joint name='hinge'/><geom size='.1'/></body></worldbody>"
+        "<actuator><position joint='hinge'/></actuator></mujoco>"
+    )
+    with pytest.raises(ValueError, match=r"pendulum.xml does not match the G1 29dof"):
+        g1.load_model("29dof", other_robot)
