@@ -1,7 +1,39 @@
-"""Process-wide settings that must be in place before JAX or MJX is first imported."""
+"""Process-wide settings that must be in place before JAX is first imported.
+
+`mimicjax/__init__.py` calls `configure()`, so importing mimicjax before JAX applies them. Values the
+user has set themselves are never overridden.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+# On CPU, LLVM's most expensive optimisation passes triple the compile time of an MJX step (75 s ->
+# 22 s for the G1 at batch 64 on 2 cores) without making the compiled code measurably faster.
+CPU_COMPILE_FLAG = "--xla_llvm_disable_expensive_passes=true"
 
 
 def configure() -> None:
     """Set environment defaults the user has not set themselves. Idempotent."""
+    if "jax" in sys.modules:
+        # Too late to influence XLA's start-up; `check_jax_runtime()` reports what that means.
+        return
+    if _cpu_only():
+        _append_xla_flag(CPU_COMPILE_FLAG)
+
+
+def _cpu_only() -> bool:
+    platforms = os.environ.get("JAX_PLATFORMS", "").lower()
+    if platforms:
+        return platforms.split(",")[0].strip() == "cpu"
+    accelerator_plugins = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm7_plugin", "libtpu")
+    return not any(importlib.util.find_spec(name) for name in accelerator_plugins)
+
+
+def _append_xla_flag(flag: str) -> None:
+    name = flag.split("=")[0]
+    current = os.environ.get("XLA_FLAGS", "")
+    if name not in current:
+        os.environ["XLA_FLAGS"] = f"{current} {flag}".strip()

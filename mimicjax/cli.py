@@ -14,6 +14,7 @@ import sys
 # Modules that add sub-commands. Order is the order shown in --help.
 COMMAND_MODULES = (
     "mimicjax.bench.commands",
+    "mimicjax.translate.commands",
 )
 
 

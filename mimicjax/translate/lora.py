@@ -1,0 +1,216 @@
+"""LoRA adapters for the Wan transformer, kept apart from the frozen weights.
+
+The adapter is its own pytree, laid out like the parameters but holding only
+`{"lora_A": [in, rank], "lora_B": [rank, out]}` at each adapted linear layer. It is passed to the model
+as the "lora" variable collection; each adapted `Linear` computes
+    y = x W + b + (alpha / rank) * (x A) B
+so the frozen `params` are never copied and gradients are taken with respect to the adapter alone.
+`lora_B` starts at zero, so a fresh adapter leaves the model's outputs unchanged. `merge_lora` folds an
+adapter into a copy of the touched kernels for inference.
+
+Files use the diffusers/PEFT naming (`transformer.blocks.0.attn1.to_q.lora_A.weight` [rank, in],
+`...lora_B.weight` [out, rank]) with rank, alpha and target modules in the `lora_adapter_metadata`
+safetensors metadata entry, as diffusers' `save_lora_weights` writes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Target names use the model's module paths inside a block ("attn1.to_q"); the diffusers spellings
+# ("attn1.to_out.0", "ffn.net.0.proj", "ffn.net.2") are accepted too.
+SELF_ATTENTION = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out")
+_ALIASES = {"to_out.0": "to_out", "ffn.net.0.proj": "ffn.proj_in", "ffn.net.2": "ffn.proj_out"}
+METADATA_KEY = "lora_adapter_metadata"
+
+
+def _canonical(target: str) -> str:
+    for alias, name in _ALIASES.items():
+        if target.endswith(alias):
+            target = target[: -len(alias)] + name
+    return target
+
+
+def _diffusers_module(target: str) -> str:
+    return target.replace("to_out", "to_out.0").replace("ffn.proj_in", "ffn.net.0.proj").replace(
+        "ffn.proj_out", "ffn.net.2"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LoRAConfig:
+    rank: int = 32
+    alpha: float = 32.0
+    # Module paths inside each transformer block; default: the self-attention projections.
+    targets: tuple[str, ...] = SELF_ATTENTION
+    # Blocks to adapt (None: all).
+    blocks: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.rank <= 0:
+            raise ValueError(f"LoRA rank must be positive, got {self.rank}")
+        object.__setattr__(self, "targets", tuple(_canonical(t) for t in self.targets))
+        if self.blocks is not None:
+            object.__setattr__(self, "blocks", tuple(int(b) for b in self.blocks))
+
+    @property
+    def scale(self) -> float:
+        return float(self.alpha) / float(self.rank)
+
+
+def _block_index(name: str) -> int | None:
+    match = re.fullmatch(r"blocks_(\d+)", name)
+    return int(match.group(1)) if match else None
+
+
+def target_paths(params, config: LoRAConfig) -> list[tuple[str, ...]]:
+    """Paths (into params) of the linear layers `config` adapts."""
+    paths = []
+    blocks = sorted((i, name) for name in params if (i := _block_index(name)) is not None)
+    for index, name in blocks:
+        if config.blocks is not None and index not in config.blocks:
+            continue
+        for target in config.targets:
+            node = params[name]
+            parts = tuple(target.split("."))
+            for part in parts:
+                if not isinstance(node, dict) or part not in node:
+                    raise ValueError(f"LoRA target {target!r} not found in block {name}")
+                node = node[part]
+            if "kernel" not in node:
+                raise ValueError(f"LoRA target {target!r} in {name} is not a linear layer")
+            paths.append((name,) + parts)
+    if not paths:
+        raise ValueError("LoRA config adapts no layer (no matching blocks)")
+    return paths
+
+
+def _get(tree, path):
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
+def _set(tree: dict, path, value) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+    tree[path[-1]] = value
+
+
+def init_lora(params, config: LoRAConfig, rng: jax.Array | int = 0, dtype=jnp.float32) -> dict:
+    """A fresh adapter: A ~ U(-1/sqrt(in), 1/sqrt(in)) (PEFT's default), B = 0."""
+    if isinstance(rng, int):
+        rng = jax.random.PRNGKey(rng)
+    lora: dict = {}
+    paths = target_paths(params, config)
+    for key, path in zip(jax.random.split(rng, len(paths)), paths):
+        d_in, d_out = _get(params, path)["kernel"].shape
+        bound = 1.0 / math.sqrt(d_in)
+        _set(lora, path, {
+            "lora_A": jax.random.uniform(key, (d_in, config.rank), dtype, -bound, bound),
+            "lora_B": jnp.zeros((config.rank, d_out), dtype),
+        })
+    return lora
+
+
+def _lora_leaves(lora, prefix=()):
+    """(path, {"lora_A", "lora_B"}) for every adapted layer."""
+    if "lora_A" in lora:
+        yield prefix, lora
+        return
+    for name, child in lora.items():
+        yield from _lora_leaves(child, prefix + (name,))
+
+
+def merge_lora(params, lora, scale: float) -> dict:
+    """Params with `kernel + scale * A @ B` at every adapted layer (only those kernels are copied)."""
+    def copy_path(tree, path):
+        return {k: (copy_path(v, path[1:]) if path and k == path[0] else v) for k, v in tree.items()} if isinstance(tree, dict) else tree
+
+    merged = params
+    for path, factors in _lora_leaves(lora):
+        merged = copy_path(merged, path)
+        layer = _get(merged, path)
+        kernel = layer["kernel"]
+        delta = jnp.dot(factors["lora_A"].astype(jnp.float32), factors["lora_B"].astype(jnp.float32)) * scale
+        layer["kernel"] = (kernel.astype(jnp.float32) + delta).astype(kernel.dtype)
+    return merged
+
+
+def lora_state_dict(lora, prefix: str = "transformer") -> dict[str, np.ndarray]:
+    """Diffusers/PEFT-named float32 arrays: A as [rank, in], B as [out, rank]."""
+    from mimicjax.translate.wan.convert import path_to_diffusers_key
+
+    out = {}
+    for path, factors in _lora_leaves(lora):
+        module = path_to_diffusers_key(tuple(path) + ("kernel",))[: -len(".weight")]
+        out[f"{prefix}.{module}.lora_A.weight"] = np.asarray(factors["lora_A"], np.float32).T.copy()
+        out[f"{prefix}.{module}.lora_B.weight"] = np.asarray(factors["lora_B"], np.float32).T.copy()
+    return out
+
+
+def save_lora(path: str | Path, lora, config: LoRAConfig, prefix: str = "transformer") -> Path:
+    """Write the adapter as a diffusers-style LoRA safetensors file (atomically)."""
+    from safetensors.numpy import save
+
+    from mimicjax.io_utils import atomic_write_bytes
+
+    metadata = {
+        f"{prefix}.r": config.rank,
+        f"{prefix}.lora_alpha": config.alpha,
+        f"{prefix}.target_modules": sorted({_diffusers_module(t) for t in config.targets}),
+    }
+    blob = save(lora_state_dict(lora, prefix), metadata={"format": "pt", METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    atomic_write_bytes(path, blob)
+    return Path(path)
+
+
+def load_lora(path: str | Path, prefix: str = "transformer") -> tuple[dict, LoRAConfig]:
+    """(adapter pytree, LoRAConfig) from a diffusers/PEFT LoRA safetensors file.
+
+    Without metadata, alpha defaults to the rank (scale 1), which is how diffusers treats such files.
+    """
+    from safetensors import safe_open
+
+    from mimicjax.translate.wan.convert import diffusers_key_to_path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no LoRA file at {path}")
+    lora: dict = {}
+    rank = None
+    modules = set()
+    with safe_open(str(path), framework="numpy") as f:
+        metadata = f.metadata() or {}
+        for key in f.keys():
+            match = re.fullmatch(rf"(?:{re.escape(prefix)}\.)?(.+)\.(lora_A|lora_B)(?:\.default)?\.weight", key)
+            if match is None:
+                raise ValueError(f"{path}: {key!r} is not a LoRA A/B weight")
+            module, which = match.groups()
+            flax_path, _ = diffusers_key_to_path(module + ".weight")
+            array = f.get_tensor(key).astype(np.float32).T
+            _set(lora, flax_path[:-1] + (which,), jnp.asarray(array))
+            if which == "lora_A":
+                rank = array.shape[1]
+            modules.add(".".join(flax_path[1:-1]))
+    if rank is None:
+        raise ValueError(f"{path}: no LoRA weights found")
+    info = json.loads(metadata[METADATA_KEY]) if METADATA_KEY in metadata else {}
+    alpha = float(info.get(f"{prefix}.lora_alpha", info.get("lora_alpha", rank)))
+    rank = int(info.get(f"{prefix}.r", rank))
+    return lora, LoRAConfig(rank=rank, alpha=alpha, targets=tuple(sorted(modules)))
+
+
+def apply_with_lora(model, params, lora, config: LoRAConfig, *args, **kwargs) -> Any:
+    """Run a `WanModel` with an adapter: `model.with_params(lora_scale=...)` once, then `apply`."""
+    bound = model if math.isclose(model.lora_scale, config.scale) else model.with_params(lora_scale=config.scale)
+    return bound.apply(params, *args, lora=lora, **kwargs)
