@@ -66,7 +66,7 @@ class Env(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} does not define action mirroring")
 
 
-def auto_reset(env: Env, state: State, next_state: State, rng: jax.Array) -> State:
+def auto_reset(env: Env, next_state: State, rng: jax.Array) -> State:
     """Where `next_state` is done, start a new episode but keep the reward, flags and final obs."""
     fresh = env.reset(rng)
 
