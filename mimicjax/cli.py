@@ -13,6 +13,8 @@ import sys
 
 # Modules that add sub-commands. Order is the order shown in --help.
 COMMAND_MODULES = (
+    "mimicjax.retarget.commands",
+    "mimicjax.motion.commands",
     "mimicjax.bench.commands",
     "mimicjax.translate.commands",
 )

@@ -1,6 +1,23 @@
-"""G1 motion data: file readers/writers (`io`) and the checks and repairs every reader shares (`validate`)."""
+"""G1 motion data: file readers/writers (`io`), the checks and repairs every reader shares (`validate`) and
+the packed `MotionLibrary` (`library`).
 
-from mimicjax.motion.io import G1Motion, load_g1_clips, load_g1_motion, save_g1_motion
-from mimicjax.motion.validate import MotionFormatError, MotionRepairWarning
+Names are imported on first use, so `mimicjax --help` (which imports `mimicjax.motion.commands`) stays fast.
+"""
+
+_IO_NAMES = ("G1Motion", "load_g1_clips", "load_g1_motion", "save_g1_motion")
+_VALIDATE_NAMES = ("MotionFormatError", "MotionRepairWarning")
+
+
+def __getattr__(name):
+    if name in _IO_NAMES:
+        from mimicjax.motion import io
+
+        return getattr(io, name)
+    if name in _VALIDATE_NAMES:
+        from mimicjax.motion import validate
+
+        return getattr(validate, name)
+    raise AttributeError(f"module 'mimicjax.motion' has no attribute {name!r}")
+
 
 __all__ = ["G1Motion", "MotionFormatError", "MotionRepairWarning", "load_g1_clips", "load_g1_motion", "save_g1_motion"]

@@ -14,6 +14,8 @@ Body indices are MuJoCo's (body 0 is the world), so `spec().keypoint_body_ids` i
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -92,31 +94,70 @@ def local_rotations(tree: KinematicTree, joint_pos):
     return quat_multiply(tree.body_quat, hinge)
 
 
+# ---- component-first arithmetic: a quaternion is (4, ...), a vector (3, ...), batch axes last. XLA on
+# CPU vectorises these contiguous per-component arrays far better than (..., 4) rows.
+
+
+def quat_multiply_components(a, b):
+    """Hamilton product of component-first wxyz quaternions (4, ...)."""
+    aw, ax, ay, az = a[0], a[1], a[2], a[3]
+    bw, bx, by, bz = b[0], b[1], b[2], b[3]
+    return jnp.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                      aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw])
+
+
+def rotate_components(q, v):
+    """Rotate component-first vectors v (3, ...) by component-first unit quaternions q (4, ...)."""
+    w, x, y, z = q[0], q[1], q[2], q[3]
+    vx, vy, vz = v[0], v[1], v[2]
+    tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
+    return jnp.stack([vx + w * tx + (y * tz - z * ty), vy + w * ty + (z * tx - x * tz), vz + w * tz + (x * ty - y * tx)])
+
+
+def forward_kinematics_components(tree: KinematicTree, root_pos, root_quat, joint_pos):
+    """Forward kinematics in component-first layout, for hot loops (the retargeting solver).
+
+    root_pos (3, *B), root_quat (4, *B) (normalised here), joint_pos (n, *B). Returns body positions
+    (3, nbody, *B) and orientations (4, nbody, *B).
+    """
+    dtype = tree.body_pos.dtype
+    batch = jnp.broadcast_shapes(root_pos.shape[1:], root_quat.shape[1:], joint_pos.shape[1:])
+    extra = (None,) * len(batch)
+    angles = jnp.take(joint_pos.astype(dtype), jnp.maximum(tree.joint_index, 0), axis=0)  # (nbody, *B)
+    angles = jnp.where((tree.joint_index >= 0)[(slice(None),) + extra], angles, 0.0)
+    half = 0.5 * angles
+    axis = tree.joint_axis.T[(slice(None), slice(None)) + extra]  # (3, nbody, 1...)
+    hinge = jnp.concatenate([jnp.cos(half)[None], jnp.sin(half)[None] * axis], axis=0)
+    local = quat_multiply_components(tree.body_quat.T[(slice(None), slice(None)) + extra], hinge)  # (4, nbody, *B)
+    offsets = tree.body_pos.T[(slice(None), slice(None)) + extra]  # (3, nbody, 1...)
+
+    nbody = len(tree.parents)
+    parents = np.asarray(tree.parents)
+    root_quat = root_quat / jnp.sqrt(jnp.sum(root_quat * root_quat, axis=0, keepdims=True))
+    quat = jnp.zeros((4, nbody) + batch, dtype).at[0].set(1.0).at[:, 1].set(jnp.broadcast_to(root_quat.astype(dtype), (4,) + batch))
+    pos = jnp.zeros((3, nbody) + batch, dtype).at[:, 1].set(jnp.broadcast_to(root_pos.astype(dtype), (3,) + batch))
+    # One gather + scatter per depth level (about a dozen for a humanoid) rather than one per body:
+    # fewer, larger ops compile faster and run faster.
+    for level in tree.levels:
+        idx = np.asarray(level)
+        par = parents[idx]
+        parent_quat = quat[:, par]
+        pos = pos.at[:, idx].set(pos[:, par] + rotate_components(parent_quat, offsets[:, idx]))
+        quat = quat.at[:, idx].set(quat_multiply_components(parent_quat, local[:, idx]))
+    return pos, quat
+
+
 def forward_kinematics(tree: KinematicTree, root_pos, root_quat, joint_pos):
     """World positions (..., nbody, 3) and orientations (..., nbody, 4, wxyz) of every body.
 
     root_pos (..., 3), root_quat (..., 4) wxyz (normalised here, as MuJoCo does), joint_pos (..., n) in
     qpos order. Body 0 (the world) is at the origin with identity orientation.
     """
-    root_pos = jnp.asarray(root_pos)
-    dtype = jnp.result_type(root_pos.dtype, tree.body_pos.dtype)
+    root_pos, root_quat, joint_pos = (jnp.asarray(a) for a in (root_pos, root_quat, joint_pos))
     batch = jnp.broadcast_shapes(root_pos.shape[:-1], root_quat.shape[:-1], joint_pos.shape[:-1])
-    root_quat = root_quat / jnp.linalg.norm(root_quat, axis=-1, keepdims=True)
-    local = local_rotations(tree, joint_pos.astype(dtype))
-    nbody = len(tree.parents)
-    parents = np.asarray(tree.parents)
-    identity = jnp.array([1.0, 0.0, 0.0, 0.0], dtype)
-    quat = jnp.broadcast_to(identity, batch + (nbody, 4)).at[..., 1, :].set(jnp.broadcast_to(root_quat.astype(dtype), batch + (4,)))
-    pos = jnp.zeros(batch + (nbody, 3), dtype).at[..., 1, :].set(jnp.broadcast_to(root_pos.astype(dtype), batch + (3,)))
-    # One gather + scatter per depth level (about a dozen for a humanoid) rather than one per body:
-    # fewer, larger ops compile several times faster and run faster on CPU.
-    for level in tree.levels:
-        idx = np.asarray(level)
-        par = parents[idx]
-        parent_quat = quat[..., par, :]
-        pos = pos.at[..., idx, :].set(pos[..., par, :] + quat_rotate(parent_quat, tree.body_pos[idx]))
-        quat = quat.at[..., idx, :].set(quat_multiply(parent_quat, local[..., idx, :]))
-    return pos, quat
+    first = lambda a, n: jnp.moveaxis(jnp.broadcast_to(a, batch + (n,)), -1, 0)  # noqa: E731
+    pos, quat = forward_kinematics_components(tree, first(root_pos, 3), first(root_quat, 4), first(joint_pos, tree.num_joints))
+    return jnp.moveaxis(pos, (0, 1), (-1, -2)), jnp.moveaxis(quat, (0, 1), (-1, -2))
 
 
 def forward_qpos(tree: KinematicTree, qpos):
@@ -124,11 +165,33 @@ def forward_qpos(tree: KinematicTree, qpos):
     return forward_kinematics(tree, qpos[..., :3], qpos[..., 3:7], qpos[..., 7:])
 
 
-def g1_tree(variant: str = "29dof", dtype=jnp.float32) -> KinematicTree:
-    """The kinematic tree of the G1 `variant` ("29dof" or "23dof")."""
+@functools.lru_cache(maxsize=None)
+def g1_tree(variant: str = "29dof") -> KinematicTree:
+    """The kinematic tree of the G1 `variant` ("29dof" or "23dof"), float32."""
     from mimicjax.robots import g1
 
-    return KinematicTree.from_model(g1.load_model(variant), dtype)
+    return KinematicTree.from_model(g1.load_model(variant))
 
 
-__all__ = ["KinematicTree", "forward_kinematics", "forward_qpos", "g1_tree", "local_rotations"]
+_forward_jit = jax.jit(forward_kinematics)
+_FRAME_BUCKET = 256
+
+
+def g1_body_poses(variant: str, root_pos, root_quat, joint_pos) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (..., nbody, 3) and orientations (..., nbody, 4) of every G1 body, as numpy (jitted FK).
+
+    Inputs are (T, 3), (T, 4), (T, n) frames (or a single frame).
+    """
+    root_pos, root_quat, joint_pos = (np.asarray(a, np.float32) for a in (root_pos, root_quat, joint_pos))
+    if root_pos.ndim != 2:
+        pos, quat = _forward_jit(g1_tree(variant), root_pos, root_quat, joint_pos)
+        return np.asarray(pos, np.float64), np.asarray(quat, np.float64)
+    # Frames padded to a bucket: clips of different lengths then share one compiled program.
+    num = root_pos.shape[0]
+    padded = max(_FRAME_BUCKET, -(-num // _FRAME_BUCKET) * _FRAME_BUCKET)
+    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], padded - num, axis=0)])  # noqa: E731
+    pos, quat = _forward_jit(g1_tree(variant), pad(root_pos), pad(root_quat), pad(joint_pos))
+    return np.asarray(pos[:num], np.float64), np.asarray(quat[:num], np.float64)
+
+
+__all__ = ["KinematicTree", "forward_kinematics", "forward_kinematics_components", "quat_multiply_components", "rotate_components", "forward_qpos", "g1_body_poses", "g1_tree", "local_rotations"]

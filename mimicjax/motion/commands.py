@@ -1,0 +1,63 @@
+"""`mimicjax motions info|render`: look inside a motion library."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    motions = subparsers.add_parser("motions", help="inspect a motion library (info, render)")
+    sub = motions.add_subparsers(dest="motions_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    info = sub.add_parser("info", help="clips, frames, fps, sources of a library",
+                          description="Print what a motion library holds.")
+    info.add_argument("library", metavar="LIB.npz")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(func=info_command)
+
+    render = sub.add_parser("render", help="render one clip to mp4 (MuJoCo offscreen)",
+                            description="Render a clip of a motion library: the G1 per frame, goal keypoints as red spheres, "
+                                        "camera following the pelvis.")
+    render.add_argument("library", metavar="LIB.npz")
+    render.add_argument("--clip", type=int, default=0, help="clip index (see `mimicjax motions info`)")
+    render.add_argument("--out", required=True, metavar="VIDEO.mp4")
+    render.add_argument("--width", type=int, default=640)
+    render.add_argument("--height", type=int, default=480)
+    render.set_defaults(func=render_command)
+
+
+def info_command(args: argparse.Namespace) -> int:
+    import json
+
+    from mimicjax.motion.library import library_summary, load_library
+
+    summary = library_summary(load_library(args.library))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{args.library}: {summary['robot']}, {summary['clips']} clips, {summary['frames']} frames, "
+          f"{summary['total_seconds']:.1f} s, {len(summary['joint_names'])} joints, {len(summary['keypoint_names'])} keypoints")
+    header = f"{'#':>3}  {'name':<32} {'frames':>6} {'fps':>6} {'seconds':>8} {'weight':>6} {'mirror of':>9}  source"
+    print(header)
+    print("-" * len(header))
+    for clip in summary["clip_table"]:
+        mirror = "" if clip["mirror_of"] < 0 else str(clip["mirror_of"])
+        print(f"{clip['index']:>3}  {clip['name'][:32]:<32} {clip['frames']:>6} {clip['fps']:>6g} {clip['seconds']:>8.2f} "
+              f"{clip['weight']:>6g} {mirror:>9}  {clip['source']}")
+    return 0
+
+
+def render_command(args: argparse.Namespace) -> int:
+    from mimicjax.motion.render import choose_gl_backend
+
+    choose_gl_backend()  # before mujoco is imported
+    from mimicjax.motion.library import load_library
+    from mimicjax.motion.render import render_clip
+
+    lib = load_library(args.library)
+    if not 0 <= args.clip < lib.num_clips:
+        raise ValueError(f"{args.library} has {lib.num_clips} clips; pass --clip 0..{lib.num_clips - 1}")
+    count = render_clip(lib, args.clip, args.out, args.width, args.height, progress=True)
+    print(f"wrote {args.out} ({count} frames, clip {args.clip} '{lib.meta.clip_names[args.clip]}')")
+    return 0

@@ -1,0 +1,115 @@
+"""Offscreen videos of library clips: the G1 posed per frame, goal keypoints as small spheres.
+
+MuJoCo chooses its OpenGL backend when it is first imported, from MUJOCO_GL. `choose_gl_backend()`
+sets it, when the user has not, to one that works without a display (EGL with a GPU render node,
+otherwise OSMesa); call it before anything imports mujoco (the CLI does).
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import glob
+import os
+import sys
+import warnings
+
+import numpy as np
+
+KEYPOINT_RGBA = (0.95, 0.15, 0.15, 0.9)
+KEYPOINT_RADIUS = 0.03
+ROBOT_ALPHA = 0.55
+
+
+def choose_gl_backend() -> str | None:
+    """Set MUJOCO_GL for offscreen rendering if unset and there is no display; returns the backend in use."""
+    if os.environ.get("MUJOCO_GL"):
+        return os.environ["MUJOCO_GL"]
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None  # MuJoCo's default (GLFW) can open a window-less context on the display
+    has_gpu_node = bool(glob.glob("/dev/dri/renderD*") or os.path.exists("/dev/nvidia0"))
+    if has_gpu_node and ctypes.util.find_library("EGL"):
+        backend = "egl"
+    elif ctypes.util.find_library("OSMesa"):
+        backend = "osmesa"
+    else:
+        return None
+    if "mujoco" in sys.modules:
+        # Too late to change this process' choice; say so rather than fail obscurely later.
+        warnings.warn(f"mujoco was imported before MUJOCO_GL was set; offscreen rendering may fail (set MUJOCO_GL={backend})",
+                      stacklevel=2)
+        return None
+    os.environ["MUJOCO_GL"] = backend
+    if backend == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    return backend
+
+
+def _add_spheres(scene, positions, radius: float, rgba) -> None:
+    import mujoco
+
+    for point in positions:
+        if scene.ngeom >= scene.maxgeom:
+            return
+        mujoco.mjv_initGeom(scene.geoms[scene.ngeom], mujoco.mjtGeom.mjGEOM_SPHERE, np.array([radius, 0.0, 0.0]),
+                            np.asarray(point, np.float64), np.eye(3).reshape(-1), np.asarray(rgba, np.float32))
+        scene.ngeom += 1
+
+
+def render_frames(variant: str, root_pos, root_quat, joint_pos, keypoints=None, width: int = 640, height: int = 480,
+                  distance: float = 3.0, azimuth: float = 135.0, elevation: float = -15.0, progress: bool = False):
+    """Yield RGB frames (height, width, 3) uint8 of the G1 in each pose; the camera follows the pelvis."""
+    import mujoco
+
+    from mimicjax.robots import g1
+
+    model = g1.load_model(variant)
+    if keypoints is not None:
+        model.geom_rgba[model.geom_bodyid > 0, 3] = ROBOT_ALPHA  # see the goal spheres through the limbs
+    model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
+    model.vis.global_.offheight = max(int(model.vis.global_.offheight), height)
+    data = mujoco.MjData(model)
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+    camera.distance, camera.azimuth, camera.elevation = distance, azimuth, elevation
+    frames = range(len(root_pos))
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, desc="rendering", unit="frame")
+    with mujoco.Renderer(model, height=height, width=width) as renderer:
+        for t in frames:
+            data.qpos[:] = np.concatenate([root_pos[t], root_quat[t], joint_pos[t]])
+            mujoco.mj_kinematics(model, data)
+            camera.lookat[:] = [data.qpos[0], data.qpos[1], max(0.5, float(data.qpos[2]) - 0.1)]
+            renderer.update_scene(data, camera=camera)
+            if keypoints is not None:
+                _add_spheres(renderer.scene, keypoints[t], KEYPOINT_RADIUS, KEYPOINT_RGBA)
+            yield renderer.render().copy()
+
+
+def render_clip(lib, index: int, out, width: int = 640, height: int = 480, progress: bool = False) -> int:
+    """Write clip `index` of a `MotionLibrary` as an mp4 at the clip's fps, atomically. Returns the frame count."""
+    import imageio.v2 as imageio
+
+    from mimicjax.io_utils import atomic_path
+    from mimicjax.motion.library import clip_motion
+
+    motion = clip_motion(lib, index)
+    start = int(lib.clip_start[index])
+    keypoints = np.asarray(lib.keypoint_pos[start : start + motion.num_frames], np.float64)
+    count = 0
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        # ffmpeg runs as a subprocess (fork + exec at once), which is safe next to JAX's threads.
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        writer = imageio.get_writer(str(tmp), fps=motion.fps, codec="libx264", macro_block_size=1, quality=7)
+        try:
+            for frame in render_frames(lib.meta.variant, motion.root_pos, motion.root_quat, motion.joint_pos, keypoints,
+                                       width, height, progress=progress):
+                writer.append_data(frame)
+                count += 1
+        finally:
+            writer.close()
+    return count
+
+
+__all__ = ["choose_gl_backend", "render_clip", "render_frames"]

@@ -1,0 +1,72 @@
+"""`mimicjax bench retarget`: frames per second of the batched retargeting, compile time apart.
+
+The three sample clips (data/motions) are repeated until the batch holds about `--frames` frames, then
+retargeted together: once to compile (timed on its own), then `--repeats` more times.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "motions"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="g1_29dof", choices=("g1_29dof", "g1_23dof"))
+    parser.add_argument("--frames", type=int, default=2000, help="approximate frames per batch (default 2000)")
+    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default: the retargeting default)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after the compile run (default 3)")
+
+
+def run(args: argparse.Namespace) -> dict:
+    import os
+    import resource
+    import time
+
+    import jax
+
+    from mimicjax.human import load_human_motion
+    from mimicjax.retarget.pipeline import RetargetConfig, retarget_motions
+
+    variant = args.robot.removeprefix("g1_")
+    config = RetargetConfig() if args.steps is None else RetargetConfig(steps=args.steps)
+    samples = [load_human_motion(path) for path in sorted(SAMPLE_DIR.glob("*.npz"))]
+    if not samples:
+        raise FileNotFoundError(f"no sample motions in {SAMPLE_DIR}")
+    motions = []
+    while sum(m.num_frames for m in motions) < args.frames:
+        motions.append(samples[len(motions) % len(samples)])
+    frames = sum(m.num_frames for m in motions)
+
+    start = time.perf_counter()
+    retarget_motions(motions, variant=variant, config=config)
+    first = time.perf_counter() - start
+    times, cpu_times = [], []
+    for _ in range(max(1, args.repeats)):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        results = retarget_motions(motions, variant=variant, config=config)
+        times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
+    best = min(times)
+    return {
+        "benchmark": "retarget",
+        "robot": args.robot,
+        "backend": jax.default_backend(),
+        "devices": jax.device_count(),
+        "clips": len(motions),
+        "frames": frames,
+        "adam_steps": config.steps,
+        "seconds_per_batch": best,
+        "frames_per_second": frames / best,
+        # Wall time depends on what else the machine runs; CPU time of this process says what the work costs.
+        "cpu_seconds_per_batch": min(cpu_times),
+        "frames_per_cpu_second": frames / min(cpu_times),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
+        "compile_seconds": max(0.0, first - best),
+        "first_call_seconds": first,
+        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "keypoint_error_mean_m": float(sum(r.report["keypoint_error_mean_m"] for r in results) / len(results)),
+        "joint_limit_violations": int(sum(r.report["joint_limit_violations"] for r in results)),
+    }
