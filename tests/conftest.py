@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import mimicjax  # noqa: F401  (applies mimicjax's runtime settings before JAX starts)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 
@@ -35,3 +37,44 @@ def g1_sim():
     from mimicjax.envs import sim as sim_lib
 
     return sim_lib.make_sim(sim_lib.SimConfig(variant="29dof", impl="jax"))
+
+
+# ---- tracking env: one compiled reset and step per session (MJX compiles are the slow part) --------
+
+TRACKING_BATCH = 4
+
+
+@pytest.fixture(scope="session")
+def tracking_library():
+    """Two synthetic 29-DoF clips and their mirrored copies (clips 2 and 3 mirror clips 0 and 1)."""
+    from tests.envs.synthetic_motion import synthetic_library
+
+    return synthetic_library("29dof", mirror=True)
+
+
+@pytest.fixture(scope="session")
+def tracking_env(tracking_library):
+    """The training configuration (randomisation and noise on) with jitted, vmapped reset and step.
+
+    Returns `(env, reset, step)`: `reset(keys)` and `step(state, actions)` over a leading env axis.
+    """
+    import jax
+
+    from mimicjax.envs import sim as sim_lib
+    from mimicjax.envs.tracking import TrackingConfig, TrackingEnv
+
+    config = TrackingConfig(sim=sim_lib.SimConfig(variant="29dof", impl="jax"))
+    env = TrackingEnv(config, tracking_library)
+    return env, jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
+
+
+@pytest.fixture(scope="session")
+def eval_tracking_env(tracking_env, tracking_library):
+    """The evaluation configuration (no randomisation, no noise) with a jitted, vmapped `reset_to`."""
+    import jax
+
+    from mimicjax.envs.tracking import TrackingEnv
+
+    train_env = tracking_env[0]
+    env = TrackingEnv(train_env.config.evaluation(), tracking_library, sim=train_env.sim)
+    return env, jax.jit(jax.vmap(env.reset_to))

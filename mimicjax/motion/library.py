@@ -349,3 +349,17 @@ def library_summary(lib: MotionLibrary) -> dict:
 
 __all__ = ["FORMAT_TAG", "LibraryMeta", "MotionFrame", "MotionFormatError", "MotionLibrary", "build_library", "clip_motion",
            "file_sha256", "library_summary", "load_library", "mirrored_motion", "sample", "sample_clips", "save_library"]
+
+
+def with_mirrored_clips(lib: MotionLibrary) -> MotionLibrary:
+    """`lib` plus a mirrored copy of each clip; unchanged if it already has mirrored clips."""
+    if bool(np.any(np.asarray(lib.clip_mirror_of) >= 0)):
+        return lib
+    return build_library(
+        [clip_motion(lib, i) for i in range(lib.num_clips)],
+        lib.meta.variant,
+        names=lib.meta.clip_names,
+        weights=np.asarray(lib.clip_weight),
+        sources=lib.meta.sources,
+        mirror=True,
+    )
