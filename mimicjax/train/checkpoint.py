@@ -65,6 +65,7 @@ class Checkpoints:
         Returns whether a save started (`save_interval_steps` may skip it unless `force`).
         """
         data, key_impls = _encode_prng_keys(state)
+        data = jax.tree.map(_stand_in_for_empty, data)
         meta = dict(metadata or {})
         if _PRNG_KEYS in meta:
             raise ValueError(f"metadata key {_PRNG_KEYS!r} is reserved")
@@ -95,6 +96,7 @@ class Checkpoints:
         if target is None:
             return data
         key_impls = restored[_METADATA].get(_PRNG_KEYS, {})
+        data = jax.tree.map(_empty_like_target, data, target)
         return _decode_prng_keys(data, target, key_impls)
 
     def config(self, step: int | None = None) -> Any:
@@ -186,8 +188,29 @@ def _encode_prng_keys(state) -> tuple[Any, dict[str, str]]:
     return jax.tree_util.tree_map_with_path(encode, state), impls
 
 
+# ---- Zero-size arrays (e.g. unused MJX fields): Orbax cannot store them, and they hold nothing ---------
+
+
+def _is_empty(leaf) -> bool:
+    return hasattr(leaf, "shape") and hasattr(leaf, "dtype") and 0 in tuple(leaf.shape)
+
+
+def _stand_in_for_empty(leaf):
+    return np.zeros((1,), leaf.dtype) if _is_empty(leaf) else leaf
+
+
+def _empty_like_target(restored, target_leaf):
+    if not _is_empty(target_leaf):
+        return restored
+    empty = jnp.zeros(target_leaf.shape, target_leaf.dtype)
+    sharding = getattr(target_leaf, "sharding", None)
+    return jax.device_put(empty, sharding) if sharding is not None else empty
+
+
 def _abstract_leaf(leaf):
     """What Orbax should restore for one target leaf: key data for keys, the leaf's shape otherwise."""
+    if _is_empty(leaf):
+        return jax.ShapeDtypeStruct((1,), leaf.dtype)
     if _is_prng_key(leaf):
         data = jax.eval_shape(jax.random.key_data, leaf)
         return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=getattr(leaf, "sharding", None))

@@ -39,7 +39,9 @@ def register(subparsers) -> None:
     sample.add_argument("--ckpt", required=True, metavar="CKPT", help="Orbax checkpoint from `translate convert`")
     sample.add_argument("--condition", required=True, metavar="VIDEO", help="condition video (mp4/gif/...)")
     sample.add_argument("--out", required=True, metavar="OUT.mp4")
-    sample.add_argument("--vae", required=True, metavar="DIR", help="diffusers AutoencoderKLWan folder (or pipeline folder with vae/)")
+    sample.add_argument("--vae", required=True, metavar="PATH",
+                        help="diffusers AutoencoderKLWan folder (or pipeline folder with vae/), or an original "
+                        "Wan VAE file (Wan2.1_VAE.pth / Wan2.2_VAE.pth, or its .safetensors)")
     sample.add_argument("--text-embeddings", metavar="NPY", default=None,
                         help="prompt embeddings [S, text_dim] (.npy/.npz); default: encode --prompt with --text-encoder")
     sample.add_argument("--negative-embeddings", metavar="NPY", default=None,

@@ -10,7 +10,8 @@ adapter into a copy of the touched kernels for inference.
 
 Files use the diffusers/PEFT naming (`transformer.blocks.0.attn1.to_q.lora_A.weight` [rank, in],
 `...lora_B.weight` [out, rank]) with rank, alpha and target modules in the `lora_adapter_metadata`
-safetensors metadata entry, as diffusers' `save_lora_weights` writes them.
+safetensors metadata entry, as diffusers' `save_lora_weights` writes them: diffusers'
+`WanTransformer3DModel.load_lora_adapter` loads them, and adapters saved by diffusers or PEFT load here.
 """
 
 from __future__ import annotations
@@ -147,37 +148,65 @@ def merge_lora(params, lora, scale: float) -> dict:
 
 
 def lora_state_dict(lora, prefix: str = "transformer") -> dict[str, np.ndarray]:
-    """Diffusers/PEFT-named float32 arrays: A as [rank, in], B as [out, rank]."""
-    from mimicjax.translate.wan.convert import path_to_diffusers_key
-
+    """Diffusers/PEFT-named float32 arrays: A as [rank, in], B as [out, rank] (no prefix when `prefix` is
+    empty: the naming of PEFT's own `get_peft_model_state_dict`)."""
     out = {}
+    lead = f"{prefix}." if prefix else ""
     for path, factors in _lora_leaves(lora):
-        module = path_to_diffusers_key(tuple(path) + ("kernel",))[: -len(".weight")]
-        out[f"{prefix}.{module}.lora_A.weight"] = np.asarray(factors["lora_A"], np.float32).T.copy()
-        out[f"{prefix}.{module}.lora_B.weight"] = np.asarray(factors["lora_B"], np.float32).T.copy()
+        module = lead + path_to_module(path)
+        out[f"{module}.lora_A.weight"] = np.asarray(factors["lora_A"], np.float32).T.copy()
+        out[f"{module}.lora_B.weight"] = np.asarray(factors["lora_B"], np.float32).T.copy()
     return out
 
 
+def _target_modules(config: LoRAConfig) -> list[str]:
+    """PEFT `target_modules`: module-name suffixes, or full block paths when only some blocks are adapted
+    (a suffix would make PEFT adapt every block)."""
+    names = sorted({_diffusers_module(t) for t in config.targets})
+    if config.blocks is None:
+        return names
+    return [f"blocks.{b}.{name}" for b in sorted(config.blocks) for name in names]
+
+
 def save_lora(path: str | Path, lora, config: LoRAConfig, prefix: str = "transformer") -> Path:
-    """Write the adapter as a diffusers-style LoRA safetensors file (atomically)."""
+    """Write the adapter as a diffusers-style LoRA safetensors file (atomically).
+
+    The layout is what diffusers' `save_lora_weights` writes: keys prefixed by `prefix`, and a
+    `lora_adapter_metadata` entry holding the PEFT `LoraConfig` fields under the same prefix, so
+    `WanTransformer3DModel.load_lora_adapter(..., prefix="transformer")` and the Wan pipelines'
+    `load_lora_weights` rebuild the same adapter.
+    """
     from safetensors.numpy import save
 
     from mimicjax.io_utils import atomic_write_bytes
 
-    metadata = {
-        f"{prefix}.r": config.rank,
-        f"{prefix}.lora_alpha": config.alpha,
-        f"{prefix}.target_modules": sorted({_diffusers_module(t) for t in config.targets}),
-    }
-    blob = save(lora_state_dict(lora, prefix), metadata={"format": "pt", METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    fields = {"r": config.rank, "lora_alpha": config.alpha, "target_modules": _target_modules(config)}
+    metadata = {f"{prefix}.{k}": v for k, v in fields.items()} if prefix else fields
+    blob = save(
+        lora_state_dict(lora, prefix),
+        metadata={"format": "pt", METADATA_KEY: json.dumps(metadata, sort_keys=True)},
+    )
     atomic_write_bytes(path, blob)
     return Path(path)
+
+
+def _pattern_value(patterns: dict, module: str, default):
+    """PEFT's per-module override (`rank_pattern` / `alpha_pattern`): a key matches a module whose name
+    ends with it (at a dot boundary)."""
+    for pattern, value in (patterns or {}).items():
+        if re.match(rf"(.*\.)?({pattern})$", module):
+            return value
+    return default
 
 
 def load_lora(path: str | Path, prefix: str = "transformer") -> tuple[dict, LoRAConfig]:
     """(adapter pytree, LoRAConfig) from a diffusers/PEFT LoRA safetensors file.
 
-    Without metadata, alpha defaults to the rank (scale 1), which is how diffusers treats such files.
+    Reads both layouts diffusers writes: the pipeline's `save_lora_weights` (keys and metadata prefixed
+    by `prefix`) and the model's `save_lora_adapter` / PEFT (unprefixed keys, the `LoraConfig` as
+    metadata). Without metadata, alpha defaults to the rank (scale 1), which is how diffusers treats such
+    files. Per-module ranks or alphas (PEFT's `rank_pattern` / `alpha_pattern`, `use_rslora`) are folded
+    into `lora_B`, so one `LoRAConfig.scale` reproduces every layer.
     """
     from safetensors import safe_open
 
@@ -186,28 +215,63 @@ def load_lora(path: str | Path, prefix: str = "transformer") -> tuple[dict, LoRA
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no LoRA file at {path}")
-    lora: dict = {}
-    rank = None
-    modules = set()
+    factors: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
     with safe_open(str(path), framework="numpy") as f:
         metadata = f.metadata() or {}
-        for key in f.keys():
-            match = re.fullmatch(rf"(?:{re.escape(prefix)}\.)?(.+)\.(lora_A|lora_B)(?:\.default)?\.weight", key)
+        keys = list(f.keys())
+        if any(k.startswith(f"{prefix}.") for k in keys):  # a pipeline file: only this component's keys
+            keys = [k for k in keys if k.startswith(f"{prefix}.")]
+        for key in keys:
+            match = re.fullmatch(rf"(?:{re.escape(prefix)}\.)?(.+)\.(lora_A|lora_B)(?:\.[\w-]+)?\.weight", key)
             if match is None:
-                raise ValueError(f"{path}: {key!r} is not a LoRA A/B weight")
+                raise ValueError(
+                    f"{path}: {key!r} is not a LoRA A/B weight (only plain LoRA is read: no DoRA magnitudes, "
+                    "LoRA biases or other adapter types)"
+                )
             module, which = match.groups()
-            flax_path, _ = diffusers_key_to_path(module + ".weight")
-            array = f.get_tensor(key).astype(np.float32).T
-            _set(lora, flax_path[:-1] + (which,), jnp.asarray(array))
-            if which == "lora_A":
-                rank = array.shape[1]
-            modules.add(".".join(flax_path[1:-1]))
-    if rank is None:
+            try:
+                flax_path, _ = diffusers_key_to_path(module + ".weight")
+            except KeyError:
+                raise ValueError(f"{path}: {key!r} does not name a layer of the Wan transformer") from None
+            factors.setdefault(flax_path[:-1], {})[which] = f.get_tensor(key).astype(np.float32).T
+    if not factors:
         raise ValueError(f"{path}: no LoRA weights found")
+    incomplete = sorted(".".join(p) for p, ab in factors.items() if set(ab) != {"lora_A", "lora_B"})
+    if incomplete:
+        raise ValueError(f"{path}: layers without both lora_A and lora_B: {incomplete[:8]}")
+
     info = json.loads(metadata[METADATA_KEY]) if METADATA_KEY in metadata else {}
-    alpha = float(info.get(f"{prefix}.lora_alpha", info.get("lora_alpha", rank)))
-    rank = int(info.get(f"{prefix}.r", rank))
-    return lora, LoRAConfig(rank=rank, alpha=alpha, targets=tuple(sorted(modules)))
+    if any(k.startswith(f"{prefix}.") for k in info):
+        info = {k[len(prefix) + 1:]: v for k, v in info.items() if k.startswith(f"{prefix}.")}
+
+    def layer_scale(flax_module: tuple[str, ...], rank: int) -> float:
+        module = path_to_module(flax_module)
+        rank = int(_pattern_value(info.get("rank_pattern"), module, rank))
+        alpha = float(_pattern_value(info.get("alpha_pattern"), module, info.get("lora_alpha", rank)))
+        return alpha / (math.sqrt(rank) if info.get("use_rslora") else rank)
+
+    paths = sorted(factors)
+    ranks = {p: factors[p]["lora_A"].shape[1] for p in paths}
+    scales = {p: layer_scale(p, ranks[p]) for p in paths}
+    rank = int(info.get("r", ranks[paths[0]]))
+    scale = scales[paths[0]]
+    lora: dict = {}
+    for p in paths:
+        lora_b = factors[p]["lora_B"]
+        if not math.isclose(scales[p], scale, rel_tol=1e-6):
+            lora_b = lora_b * (scales[p] / scale)
+        _set(lora, p + ("lora_A",), jnp.asarray(factors[p]["lora_A"]))
+        _set(lora, p + ("lora_B",), jnp.asarray(lora_b))
+    targets = tuple(sorted({".".join(p[1:]) for p in paths}))
+    return lora, LoRAConfig(rank=rank, alpha=scale * rank, targets=targets)
+
+
+def path_to_module(flax_module: tuple[str, ...]) -> str:
+    """Diffusers module name of a layer path of the model (``("blocks_0", "attn1", "to_out")`` ->
+    ``blocks.0.attn1.to_out.0``)."""
+    from mimicjax.translate.wan.convert import path_to_diffusers_key
+
+    return path_to_diffusers_key(tuple(flax_module) + ("kernel",))[: -len(".weight")]
 
 
 def apply_with_lora(model, params, lora, config: LoRAConfig, *args, **kwargs) -> Any:

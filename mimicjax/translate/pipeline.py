@@ -69,12 +69,12 @@ def translate_latents(
 
     denoise = flow.guided_denoiser(model_fn, text_embeddings, negative_embeddings, config.guidance_scale)
 
-    @jax.jit
     def run(key):
         noise = jax.random.normal(key, condition_latents.shape, jnp.float32)
         return flow.sample(denoise, noise, steps=config.steps, shift=config.shift, solver=config.solver)
 
-    return run(jax.random.PRNGKey(config.seed))
+    options = getattr(model, "compiler_options", None) or None
+    return jax.jit(run, compiler_options=options)(jax.random.PRNGKey(config.seed))
 
 
 def translate_video(

@@ -9,6 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+# XLA's cheapest CPU code generation: compiles the tiny test models in about half the time and changes
+# no arithmetic the tolerances care about. Tests only; the library default is XLA's usual pipeline.
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+
 
 def randomize_(module, seed: int = 0) -> None:
     """Give every parameter (norm scales, biases, modulation tables included) non-trivial values."""
@@ -67,7 +71,26 @@ def tiny_params(reference, tiny_config):
 def tiny_model(tiny_config, tiny_params):
     from mimicjax.translate.wan.transformer import WanModel
 
-    return WanModel(tiny_config, tiny_params)
+    return WanModel(tiny_config, tiny_params, compiler_options=FAST_COMPILE)
+
+
+def tiny_tokenizer(folder):
+    """A word-level tokenizer for the H2R prompt saved in the transformers format (real umT5 tokenizer
+    files are not needed)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from mimicjax.translate.wan.text_encoder import H2R_PROMPT
+
+    words = ["<pad>", "</s>", "<unk>"] + H2R_PROMPT.split()
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    tokenizer.save_pretrained(folder)
+    return tokenizer
 
 
 def random_inputs(config, batch, frames, height, width, text_len, per_token=False, seed=0):

@@ -29,35 +29,77 @@ def test_module_imports_only_argparse():
     assert out.strip() == "[]"
 
 
-def test_convert_then_sample(reference, tiny_config, tmp_path):
+@pytest.fixture(scope="module")
+def workspace(reference, tiny_config, tmp_path_factory):
+    """A converted checkpoint, a tiny VAE folder and a condition clip, shared by the sample tests."""
     import imageio.v2 as imageio
     from diffusers import AutoencoderKLWan
 
-    from mimicjax.translate.wan.convert import load_checkpoint
-
-    reference.save_pretrained(tmp_path / "transformer")
-    assert _run(["translate", "convert", "--diffusers", str(tmp_path / "transformer"), "--out", str(tmp_path / "ckpt")]) == 0
-    config, params, meta = load_checkpoint(tmp_path / "ckpt")
-    assert config.num_layers == tiny_config.num_layers and meta["source"].endswith("transformer")
-
+    root = tmp_path_factory.mktemp("translate")
+    reference.save_pretrained(root / "transformer")
+    assert _run(["translate", "convert", "--diffusers", str(root / "transformer"), "--out", str(root / "ckpt")]) == 0
     torch.manual_seed(0)
     AutoencoderKLWan(
         base_dim=8, z_dim=tiny_config.in_channels, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
         temperal_downsample=[False, True, True], latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
-    ).save_pretrained(tmp_path / "vae")
+    ).save_pretrained(root / "vae")
     frames = (np.random.default_rng(0).uniform(0, 255, (6, 34, 36, 3))).astype(np.uint8)
-    imageio.mimsave(tmp_path / "cond.gif", list(frames), duration=0.1)
+    imageio.mimsave(root / "cond.gif", list(frames), duration=0.1)
+    return root
+
+
+def _sample_argv(root, out, *extra):
+    return [
+        "translate", "sample", "--ckpt", str(root / "ckpt"), "--condition", str(root / "cond.gif"),
+        "--out", str(out), "--vae", str(root / "vae"), "--steps", "2", "--guidance", "3.0", *extra,
+    ]
+
+
+def test_convert_then_sample(workspace, tiny_config, tmp_path):
+    from mimicjax.translate.pipeline import read_video
+    from mimicjax.translate.wan.convert import load_checkpoint
+
+    config, params, meta = load_checkpoint(workspace / "ckpt")
+    assert config.num_layers == tiny_config.num_layers and meta["source"].endswith("transformer")
     np.save(tmp_path / "text.npy", np.random.default_rng(1).standard_normal((3, tiny_config.text_dim)).astype(np.float32))
     out = tmp_path / "robot.mp4"
-    assert _run([
-        "translate", "sample", "--ckpt", str(tmp_path / "ckpt"), "--condition", str(tmp_path / "cond.gif"),
-        "--out", str(out), "--vae", str(tmp_path / "vae"), "--text-embeddings", str(tmp_path / "text.npy"),
-        "--steps", "2", "--guidance", "3.0",
-    ]) == 0
-    from mimicjax.translate.pipeline import read_video
-
+    assert _run(_sample_argv(workspace, out, "--text-embeddings", str(tmp_path / "text.npy"))) == 0
     video, fps = read_video(out)
     assert video.shape == (5, 32, 32, 3)  # 1 + 4k frames, centre-cropped to the VAE x patch multiple
+
+
+def test_sample_with_text_encoder(workspace, tiny_config, tmp_path):
+    """`--text-encoder DIR`: a umT5 folder saved by transformers with a tokenizer beside it encodes the
+    prompt (and the empty negative prompt) inside the command."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from mimicjax.translate import commands
+    from mimicjax.translate.pipeline import DEFAULT_PROMPT, read_video
+    from tests.translate.conftest import tiny_tokenizer
+
+    torch.manual_seed(0)
+    encoder = UMT5EncoderModel(UMT5Config(
+        vocab_size=16, d_model=tiny_config.text_dim, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+    )).eval()
+    encoder.save_pretrained(tmp_path / "pipe" / "text_encoder", safe_serialization=True)
+    tokenizer = tiny_tokenizer(tmp_path / "pipe" / "tokenizer")
+
+    out = tmp_path / "robot.mp4"
+    assert _run(_sample_argv(workspace, out, "--text-encoder", str(tmp_path / "pipe"))) == 0
+    video, fps = read_video(out)
+    assert video.shape == (5, 32, 32, 3)
+
+    # The embeddings the command feeds the transformer are umT5's for the default prompt.
+    parser = argparse.ArgumentParser(prog="mimicjax")
+    commands.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(_sample_argv(workspace, out, "--text-encoder", str(tmp_path / "pipe")))
+    text, negative = commands._text_embeddings(args, tiny_config.text_dim)
+    tokens = tokenizer([DEFAULT_PROMPT], padding="max_length", max_length=text.shape[0], return_tensors="pt")
+    with torch.no_grad():
+        hidden = encoder(**tokens).last_hidden_state * tokens["attention_mask"][..., None]
+    expected = hidden[0].numpy()
+    assert np.abs(text - expected).max() < 0.05 * np.abs(expected).max()  # bfloat16 encoder weights
+    assert negative.shape == text.shape and np.abs(negative - text).max() > 1e-3
 
 
 def test_bench_tiny(tmp_path):
@@ -65,10 +107,16 @@ def test_bench_tiny(tmp_path):
 
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    args = parser.parse_args(["--configs", "tiny", "--repeats", "1", "--frames", "1", "--size", "8", "--no-vae"])
+    args = parser.parse_args([
+        "--configs", "tiny", "--repeats", "1", "--frames", "1", "--size", "8",
+        "--vae-base-dim", "4", "--vae-frames", "1", "--vae-size", "16",
+    ])
     result = bench.run(args)
     json.dumps(result)
     row = result["transformer"]["tiny"]
     assert row["flax_tokens_per_s"] > 0 and row["diffusers_tokens_per_s"] > 0 and row["compile_s"] > 0
     assert row["max_abs_diff"] < 1e-3
-    assert result["peak_rss_mb"] > 0
+    vae = result["vae"]  # Flax and diffusers in the same run
+    assert vae["flax_encode_frames_per_s"] > 0 and vae["diffusers_decode_frames_per_s"] > 0
+    assert vae["max_abs_diff_encode"] < 1e-3 and vae["max_abs_diff_decode"] < 1e-3
+    assert result["peak_rss_mb"] > 0 and len(result["load_average_start"]) == 3

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.translate.conftest import random_inputs
+from tests.translate.conftest import FAST_COMPILE, random_inputs
 
 torch = pytest.importorskip("torch")
 
@@ -91,7 +91,7 @@ def test_lora_training_step_reduces_loss(tiny_model, tiny_params, tiny_config):
         predict = lambda x_t, t: model.apply(tiny_params, x_t, t, context, condition=cond, lora=lo)
         return flow.flow_matching_loss(predict, x0, noise, sigma, weighting="bell")
 
-    @jax.jit
+    @jax.jit(compiler_options=FAST_COMPILE)
     def train_step(lo, opt_state):
         loss, grads = jax.value_and_grad(loss_fn)(lo)
         updates, opt_state = optimizer.update(grads, opt_state, lo)
@@ -113,7 +113,7 @@ def test_sampler_with_guidance_is_deterministic(tiny_model, tiny_config):
     model_fn = lambda x, t, ctx: tiny_model.apply(tiny_model.params, x, t, ctx)
     denoise = flow.guided_denoiser(model_fn, jnp.asarray(context), jnp.asarray(negative), guidance_scale=4.0)
 
-    @jax.jit
+    @jax.jit(compiler_options=FAST_COMPILE)
     def run(seed):
         noise = jax.random.normal(jax.random.PRNGKey(seed), (1, tiny_config.in_channels, 2, 4, 4))
         return flow.sample(denoise, noise, steps=3, shift=5.0, solver="unipc")
@@ -126,4 +126,5 @@ def test_sampler_with_guidance_is_deterministic(tiny_model, tiny_config):
     plain = flow.guided_denoiser(model_fn, jnp.asarray(context), jnp.asarray(negative), guidance_scale=1.0)
     x = jnp.ones((1, tiny_config.in_channels, 2, 4, 4))
     t = jnp.array(500.0)
-    assert not np.allclose(np.asarray(jax.jit(denoise)(x, t)), np.asarray(jax.jit(plain)(x, t)))
+    jit = lambda f: jax.jit(f, compiler_options=FAST_COMPILE)
+    assert not np.allclose(np.asarray(jit(denoise)(x, t)), np.asarray(jit(plain)(x, t)))

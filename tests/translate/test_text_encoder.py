@@ -16,6 +16,7 @@ from mimicjax.translate.wan.text_encoder import (  # noqa: E402
     load_umt5_encoder,
     relative_position_buckets,
 )
+from tests.translate.conftest import tiny_tokenizer  # noqa: E402
 
 MAX_LENGTH = 24
 TOL = 1e-5
@@ -146,25 +147,9 @@ def test_prompt_cache_memory_and_disk(encoder, tmp_path):
     assert memory.get("id", "p").shape == (2, 3)
 
 
-def _tiny_tokenizer(folder):
-    """A word-level tokenizer saved in the transformers format (real umT5 tokenizer files are not needed)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    words = ["<pad>", "</s>", "<unk>"] + H2R_PROMPT.split()
-    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
-    )
-    tokenizer.save_pretrained(folder)
-    return tokenizer
-
-
 def test_prompts_through_a_tokenizer_folder(reference, tmp_path):
     reference.save_pretrained(tmp_path / "text_encoder", safe_serialization=True)
-    tokenizer = _tiny_tokenizer(tmp_path / "tokenizer")
+    tokenizer = tiny_tokenizer(tmp_path / "tokenizer")
     loaded = load_umt5_encoder(tmp_path, dtype="float32", max_length=MAX_LENGTH)  # finds tokenizer/ beside it
     assert loaded.tokenizer is not None
     tokens = tokenizer([H2R_PROMPT], padding="max_length", max_length=MAX_LENGTH, truncation=True, return_tensors="pt")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.translate.conftest import random_inputs, reference_forward
+from tests.translate.conftest import FAST_COMPILE, random_inputs, reference_forward
 
 torch = pytest.importorskip("torch")
 
@@ -92,8 +92,8 @@ def test_separate_condition_embedding(tiny_config, tiny_params):
     params = dict(tiny_params, condition_embedding=tiny_params["patch_embedding"])
     x, t, context = random_inputs(tiny_config, 1, 1, 4, 4, 3, seed=5)
     cond, _, _ = random_inputs(tiny_config, 1, 1, 4, 4, 3, seed=6)
-    shared = WanModel(tiny_config, tiny_params)(x, t, context, condition=cond)
-    separate = WanModel(config, params)(x, t, context, condition=cond)
+    shared = WanModel(tiny_config, tiny_params, compiler_options=FAST_COMPILE)(x, t, context, condition=cond)
+    separate = WanModel(config, params, compiler_options=FAST_COMPILE)(x, t, context, condition=cond)
     np.testing.assert_allclose(np.asarray(separate), np.asarray(shared), atol=1e-6)
 
 
@@ -111,7 +111,8 @@ def test_bfloat16_compute_close_to_float32(tiny_config, tiny_params, tiny_model)
     from mimicjax.translate.wan.transformer import WanModel
 
     x, t, context = random_inputs(tiny_config, 2, 2, 4, 4, 4, seed=7)
-    model = WanModel(tiny_config.replace(dtype="bfloat16", param_dtype="bfloat16"), tiny_params)
+    config = tiny_config.replace(dtype="bfloat16", param_dtype="bfloat16")
+    model = WanModel(config, tiny_params, compiler_options=FAST_COMPILE)
     out = model(x, t, context)
     assert out.dtype == jnp.bfloat16
     ref = np.asarray(tiny_model(x, t, context))
@@ -119,18 +120,19 @@ def test_bfloat16_compute_close_to_float32(tiny_config, tiny_params, tiny_model)
     assert err < 5e-2, err
 
 
-def test_remat_same_values_and_gradients(tiny_config):
-    from mimicjax.translate.wan.transformer import WanTransformer, init_params
+def test_remat_same_values_and_gradients(tiny_config, tiny_params):
+    from mimicjax.translate.wan.transformer import WanTransformer
 
     config = tiny_config.replace(num_layers=1)
-    params = init_params(config, 1)
+    params = {k: v for k, v in tiny_params.items() if k != "blocks_1"}
     x, t, context = (jnp.asarray(a) for a in random_inputs(config, 1, 1, 4, 4, 3, seed=8))
 
     def loss(params, config):
         return jnp.mean(WanTransformer(config).apply({"params": params}, x, t, context) ** 2)
 
-    plain = jax.jit(jax.value_and_grad(lambda p: loss(p, config)))(params)
-    remat = jax.jit(jax.value_and_grad(lambda p: loss(p, config.replace(remat=True))))(params)
+    jit = lambda f: jax.jit(f, compiler_options=FAST_COMPILE)
+    plain = jit(jax.value_and_grad(lambda p: loss(p, config)))(params)
+    remat = jit(jax.value_and_grad(lambda p: loss(p, config.replace(remat=True))))(params)
     np.testing.assert_allclose(remat[0], plain[0], rtol=1e-6)
     for a, b in zip(jax.tree.leaves(remat[1]), jax.tree.leaves(plain[1])):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=1e-5)
@@ -141,11 +143,17 @@ def test_chunked_attention_matches_xla():
 
     rng = np.random.default_rng(0)
     q, k, v = (jnp.asarray(rng.standard_normal((2, n, 2, 8)), jnp.float32) for n in (37, 29, 29))
-    full = attention(q, k, v, implementation="xla")
-    chunked = attention(q, k, v, implementation="chunked", block_q=8)  # 37 = 4 blocks + remainder
-    np.testing.assert_allclose(chunked, full, atol=1e-6)
-    grad = lambda impl: jax.grad(lambda q_: jnp.sum(attention(q_, k, v, implementation=impl, block_q=8) ** 2))(q)
-    np.testing.assert_allclose(grad("chunked"), grad("xla"), atol=1e-5)
+
+    def values_and_grads(q):  # one compile for both implementations, forward and backward
+        out = {}
+        for impl in ("xla", "chunked"):  # chunked: 37 = 4 blocks of 8 + a remainder
+            f = lambda q_: attention(q_, k, v, implementation=impl, block_q=8)
+            out[impl] = (f(q), jax.grad(lambda q_: jnp.sum(f(q_) ** 2))(q))
+        return out
+
+    out = jax.jit(values_and_grads, compiler_options=FAST_COMPILE)(q)
+    np.testing.assert_allclose(out["chunked"][0], out["xla"][0], atol=1e-6)
+    np.testing.assert_allclose(out["chunked"][1], out["xla"][1], atol=1e-5)
     # automatic choice: XLA while the logits are small, chunked beyond the budget (on CPU)
     assert choose_implementation((1, 64, 2, 8), 64, jnp.float32) == "xla"
     assert choose_implementation((1, 64, 2, 8), 64, jnp.float32, max_logits_bytes=1000) == "chunked"
@@ -156,7 +164,8 @@ def test_chunked_attention_in_model_matches(tiny_config, tiny_params, tiny_model
     from mimicjax.translate.wan.transformer import WanModel
 
     x, t, context = random_inputs(tiny_config, 1, 2, 6, 6, 4, seed=9)
-    model = WanModel(tiny_config.replace(attention="chunked", attention_block_q=5), tiny_params)
+    config = tiny_config.replace(attention="chunked", attention_block_q=5)
+    model = WanModel(config, tiny_params, compiler_options=FAST_COMPILE)
     np.testing.assert_allclose(np.asarray(model(x, t, context)), np.asarray(tiny_model(x, t, context)), atol=1e-5)
 
 

@@ -204,3 +204,141 @@ def test_bad_inputs_are_explained(pair, tmp_path):
     config_file.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="config.json"):
         load_diffusers_vae(tmp_path / "vae")
+
+
+# ---- the original Wan repository's key layout (Wan2.1_VAE.pth / Wan2.2_VAE.pth) ----
+
+_RESIDUAL_TO_ORIGINAL = {
+    "norm1": "residual.0", "conv1": "residual.2", "norm2": "residual.3", "conv2": "residual.6",
+    "conv_shortcut": "shortcut",
+}
+
+
+def _to_original(key: str, num_res_blocks: int, residual: bool) -> str:
+    """The original repository's name of a diffusers AutoencoderKLWan key, written from the module layout
+    of `wan/modules/vae.py` (Wan 2.1: flat block lists) and `vae2_2.py` (Wan 2.2: a list per stage)."""
+    parts = key.split(".")
+    top = {"quant_conv": "conv1", "post_quant_conv": "conv2"}
+    if parts[0] in top:
+        return ".".join([top[parts[0]]] + parts[1:])
+    side, module, rest = parts[0], parts[1], parts[2:]
+
+    def block(names):
+        if names[0] in _RESIDUAL_TO_ORIGINAL:
+            return _RESIDUAL_TO_ORIGINAL[names[0]].split(".") + names[1:]
+        return names
+
+    if module in ("conv_in", "norm_out", "conv_out"):
+        head = {"conv_in": ["conv1"], "norm_out": ["head", "0"], "conv_out": ["head", "2"]}[module]
+        return ".".join([side] + head + rest)
+    if module == "mid_block":
+        index = {("resnets", "0"): "0", ("attentions", "0"): "1", ("resnets", "1"): "2"}[tuple(rest[:2])]
+        return ".".join([side, "middle", index] + block(rest[2:]))
+    stage, kind = rest[0], rest[1]
+    if residual:
+        inner = {"resnets": None, "downsampler": num_res_blocks, "upsampler": num_res_blocks + 1}[kind]
+        lists = "downsamples" if module == "down_blocks" else "upsamples"
+        if inner is None:
+            return ".".join([side, lists, stage, lists, rest[2]] + block(rest[3:]))
+        return ".".join([side, lists, stage, lists, str(inner)] + rest[2:])
+    if module == "down_blocks":  # the same flat list
+        return ".".join([side, "downsamples", stage] + block(rest[1:]))
+    per_stage = num_res_blocks + 2  # num_res_blocks + 1 residual blocks, then a resampler
+    if kind == "upsamplers":
+        return ".".join([side, "upsamples", str(int(stage) * per_stage + num_res_blocks + 1)] + rest[3:])
+    return ".".join([side, "upsamples", str(int(stage) * per_stage + int(rest[2]))] + block(rest[3:]))
+
+
+def _original_state_dict(model) -> dict:
+    cfg = model.config
+    return {
+        _to_original(k, cfg.num_res_blocks, cfg.is_residual): v.detach().clone().contiguous()
+        for k, v in model.state_dict().items()
+    }
+
+
+def test_original_names_agree_with_diffusers_converter():
+    """The test's original-layout names map back to the model's keys under diffusers' own single-file
+    converter (written for the released Wan 2.1 VAE: two residual blocks per stage)."""
+    from diffusers import AutoencoderKLWan
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    config = dict(TINY["wan2.1"], num_res_blocks=2, base_dim=4)
+    model = AutoencoderKLWan(**config)
+    keys = list(model.state_dict())
+    original = {_to_original(k, 2, False): i for i, k in enumerate(keys)}
+    assert len(original) == len(keys)
+    back = convert_wan_vae_to_diffusers(original)
+    assert {back_key: index for back_key, index in back.items()} == {k: i for i, k in enumerate(keys)}
+    # Spot checks against the released file's names.
+    assert _to_original("decoder.up_blocks.1.resnets.0.conv_shortcut.weight", 2, False) == (
+        "decoder.upsamples.4.shortcut.weight"
+    )
+    assert _to_original("decoder.up_blocks.2.upsamplers.0.time_conv.bias", 2, False) == (
+        "decoder.upsamples.11.time_conv.bias"
+    )
+    assert _to_original("encoder.down_blocks.1.downsampler.resample.1.weight", 2, True) == (
+        "encoder.downsamples.1.downsamples.2.resample.1.weight"
+    )
+    assert _to_original("decoder.up_blocks.0.upsampler.time_conv.weight", 2, True) == (
+        "decoder.upsamples.0.upsamples.3.time_conv.weight"
+    )
+
+
+def test_load_original_layout(pair, tmp_path):
+    """An original-layout file (safetensors, and .pth through torch) loads through the public entry points,
+    its architecture read from the tensor shapes, and matches diffusers."""
+    import dataclasses
+
+    from safetensors.torch import save_file
+
+    from mimicjax.translate.wan import load_original_vae
+
+    layout, model, _ = pair
+    original = _original_state_dict(model)
+    assert any(k.startswith("encoder.downsamples.") for k in original) and "conv2.weight" in original
+    save_file(original, str(tmp_path / "vae.safetensors"))
+    vae = load_diffusers_vae(tmp_path / "vae.safetensors", **FAST)  # a single file: the original layout
+    expected = WanVAEConfig.from_dict(dict(model.config))
+    assert vae.config == dataclasses.replace(expected, latents_mean=None, latents_std=None)
+
+    video = _video(11, 5, SIZES[0])
+    with torch.no_grad():
+        ref_mean = model.encode(video).latent_dist.mean.numpy()
+        ref_video = model.decode(torch.from_numpy(ref_mean)).sample.numpy()
+    mean = np.asarray(vae.encode(video.numpy()))
+    assert np.abs(mean - ref_mean).max() < TOL, f"{layout} encode"
+    assert np.abs(np.asarray(vae.decode(mean)) - ref_video).max() < TOL, f"{layout} decode"
+
+    torch.save(original, tmp_path / "vae.pth")
+    from_pth = load_original_vae(tmp_path / "vae.pth", config=dict(model.config), **FAST)
+    assert from_pth.config == expected  # an explicit config (here with latent statistics) wins
+    import jax
+
+    for a, b in zip(jax.tree_util.tree_leaves(from_pth.params), jax.tree_util.tree_leaves(vae.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_original_layout_errors(tmp_path, monkeypatch):
+    import sys
+
+    from safetensors.torch import save_file
+
+    from mimicjax.translate.wan.vae import load_original_vae
+
+    model = _reference("wan2.1")
+    original = _original_state_dict(model)
+    torch.save(original, tmp_path / "vae.pth")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="needs torch"):
+        load_original_vae(tmp_path / "vae.pth")
+    monkeypatch.undo()
+    # diffusers names in one file: pointed to the folder loader
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "diffusers.safetensors"))
+    with pytest.raises(ValueError, match="load_diffusers_vae"):
+        load_original_vae(tmp_path / "diffusers.safetensors")
+    # a missing tensor is named
+    del original["decoder.head.2.bias"]
+    save_file(original, str(tmp_path / "broken.safetensors"))
+    with pytest.raises(ValueError, match="conv_out"):
+        load_original_vae(tmp_path / "broken.safetensors")

@@ -23,6 +23,13 @@ def load_diffusers_vae(*args, **kwargs):
     return _load(*args, **kwargs)
 
 
+def load_original_vae(*args, **kwargs):
+    """Load a Wan VAE file in the original repository's layout (see `mimicjax.translate.wan.vae.load_original_vae`)."""
+    from mimicjax.translate.wan.vae import load_original_vae as _load
+
+    return _load(*args, **kwargs)
+
+
 __all__ = [
     "PRESETS",
     "WanConfig",
@@ -33,6 +40,7 @@ __all__ = [
     "load_diffusers_transformer",
     "load_diffusers_vae",
     "load_original_transformer",
+    "load_original_vae",
     "load_transformer_params",
     "preset",
 ]

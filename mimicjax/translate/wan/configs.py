@@ -148,6 +148,11 @@ SMALL = WanConfig(
     num_attention_heads=4, attention_head_dim=32, ffn_dim=256, num_layers=4,
     in_channels=16, out_channels=16, text_dim=64, freq_dim=64, rope_max_seq_len=256,
 )
+# The released block shapes (128-wide heads, 4096-wide text) at a depth and width a CPU runs in seconds.
+MEDIUM = WanConfig(
+    num_attention_heads=4, attention_head_dim=128, ffn_dim=2048, num_layers=4,
+    in_channels=16, out_channels=16,
+)
 
 PRESETS: dict[str, WanConfig] = {
     "wan2.1-t2v-1.3b": WAN21_T2V_1_3B,
@@ -155,6 +160,7 @@ PRESETS: dict[str, WanConfig] = {
     "wan2.2-ti2v-5b": WAN22_TI2V_5B,
     "tiny": TINY,
     "small": SMALL,
+    "medium": MEDIUM,
 }
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import flax.linen as nn
 import jax
@@ -397,14 +397,14 @@ def abstract_params(config: WanConfig) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _jitted_apply(config: WanConfig, lora_scale: float):
-    """One jitted forward per (config, lora scale), shared by every `WanModel` with those settings."""
+def _jitted_apply(config: WanConfig, lora_scale: float, compiler_options: tuple = ()):
+    """One jitted forward per (config, lora scale, XLA options), shared by every `WanModel` with those."""
     module = WanTransformer(config, lora_scale=lora_scale)
 
     def forward(variables, hidden_states, timestep, encoder_hidden_states, condition=None):
         return module.apply(variables, hidden_states, timestep, encoder_hidden_states, condition)
 
-    return jax.jit(forward)
+    return jax.jit(forward, compiler_options=dict(compiler_options) or None)
 
 
 class WanModel:
@@ -412,16 +412,26 @@ class WanModel:
 
     `model(hidden_states, timestep, encoder_hidden_states, condition=None)` returns what diffusers'
     `WanTransformer3DModel(...).sample` returns (NCTHW), as a JAX array. `model.apply` is the pure
-    function of (params, ...) to use inside `jit`/`grad`.
+    function of (params, ...) to use inside `jit`/`grad`. `compiler_options` are XLA options for the
+    jitted forward (for example ``{"xla_backend_optimization_level": 0}`` compiles tiny test models on
+    CPU faster).
     """
 
-    def __init__(self, config: WanConfig, params, lora=None, lora_scale: float = 1.0):
+    def __init__(
+        self,
+        config: WanConfig,
+        params,
+        lora=None,
+        lora_scale: float = 1.0,
+        compiler_options: Mapping[str, Any] | None = None,
+    ):
         self.config = config
         self.params = params
         self.lora = lora
         self.lora_scale = float(lora_scale)
+        self.compiler_options = dict(compiler_options or {})
         self.module = WanTransformer(config, lora_scale=self.lora_scale)
-        self._jitted = _jitted_apply(config, self.lora_scale)
+        self._jitted = _jitted_apply(config, self.lora_scale, tuple(sorted(self.compiler_options.items())))
 
     def variables(self, params=None, lora=None) -> dict:
         params = self.params if params is None else params
@@ -449,4 +459,5 @@ class WanModel:
             self.params if params is None else params,
             self.lora if lora is None else lora,
             self.lora_scale if lora_scale is None else lora_scale,
+            self.compiler_options,
         )

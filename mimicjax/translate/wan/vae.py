@@ -11,6 +11,10 @@ Both released layouts are covered by one config (`WanVAEConfig`, same field name
 Public arrays are NCTHW (batch, channels, frames, height, width) like diffusers; inside, activations are
 channels-last (B, T, H, W, C).
 
+Weights load from a diffusers `AutoencoderKLWan` folder (`load_diffusers_vae`) or from the original
+repository's single file, ``Wan2.1_VAE.pth`` / ``Wan2.2_VAE.pth`` or a .safetensors with the same keys
+(`load_original_vae`; the key mapping is documented in `vae_convert`).
+
 Temporal causality. Every 3x3x3 convolution is causal in time: it sees the current frame and the two
 before. Videos are processed in the reference schedule (encode: the first frame alone, then chunks of 4
 frames; decode: one latent frame at a time). Each causal convolution keeps the last two frames of its
@@ -618,7 +622,9 @@ class WanVAE:
         self.module = WanVAEModule(config, self.precision)
         self.params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, self.dtype), dict(params))
         options = tuple(sorted((compiler_options or {}).items()))
-        steps = _compiled_steps(config, self.dtype, self.precision, options)
+        # Latent statistics play no part in encode/decode: VAEs differing only there share compiled steps.
+        arch = dataclasses.replace(config, latents_mean=None, latents_std=None)
+        steps = _compiled_steps(arch, self.dtype, self.precision, options)
         self._encode_first, self._encode_next, self._decode_first, self._decode_next = steps
 
     # ---- construction ----
@@ -753,9 +759,13 @@ def load_diffusers_vae(path: str | Path, *, dtype: Any = "float32", **kwargs) ->
 
     `path` is the VAE folder or a pipeline folder containing ``vae/``. Weights are streamed tensor by
     tensor and cast to `dtype`; kwargs (`precision`, `compiler_options`) go to `WanVAE`.
+    A single weight file in the original Wan layout (``Wan2.1_VAE.pth``, ``Wan2.2_VAE.pth`` or their
+    .safetensors) is passed on to `load_original_vae`.
     """
     from mimicjax.translate.wan.vae_convert import checkpoint_files, iter_safetensors, vae_params_from_tensors
 
+    if Path(path).is_file():
+        return load_original_vae(path, dtype=dtype, **kwargs)
     folder = _vae_folder(Path(path))
     data = json.loads((folder / "config.json").read_text())
     if data.get("_class_name", "AutoencoderKLWan") != "AutoencoderKLWan":
@@ -767,11 +777,58 @@ def load_diffusers_vae(path: str | Path, *, dtype: Any = "float32", **kwargs) ->
     return WanVAE(config, params, dtype=dtype, **kwargs)
 
 
+def load_original_vae(
+    path: str | Path,
+    config: WanVAEConfig | Mapping[str, Any] | str | Path | None = None,
+    *,
+    dtype: Any = "float32",
+    **kwargs,
+) -> WanVAE:
+    """Load a VAE saved by the original Wan repository (``Wan2.1_VAE.pth``, ``Wan2.2_VAE.pth``).
+
+    `path` is one weight file with the original key names (``encoder.downsamples.0.residual.0.gamma``,
+    ``decoder.upsamples...``, ``conv1``/``conv2`` for the quant convolutions): ``.safetensors`` is read
+    directly and streamed; ``.pth``/``.pt`` needs torch (imported only then) and is memory-mapped.
+    `config` is a `WanVAEConfig`, a diffusers-style config dict or a config.json path; by default the
+    architecture is read from the tensor shapes (Wan 2.1 or 2.2 layout; the released models also get
+    their published latent statistics). kwargs (`precision`, `compiler_options`) go to `WanVAE`.
+    """
+    from mimicjax.translate.wan.vae_convert import (
+        is_original_vae_layout,
+        iter_single_file,
+        original_vae_config,
+        original_vae_params_from_tensors,
+        single_file_shapes,
+    )
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no VAE weight file at {path}")
+    shapes = single_file_shapes(path)
+    if not is_original_vae_layout(shapes):
+        odd = sorted(k for k in shapes if not is_original_vae_layout([k]))[:5]
+        raise ValueError(
+            f"{path} is not a Wan VAE in the original repository's layout (e.g. keys {odd}); a diffusers "
+            "AutoencoderKLWan is loaded from its folder (config.json + safetensors) with load_diffusers_vae"
+        )
+    if config is None:
+        config = WanVAEConfig.from_dict(original_vae_config(shapes))
+    elif isinstance(config, (str, Path)):
+        config = WanVAEConfig.from_dict(json.loads(Path(config).read_text()))
+    elif not isinstance(config, WanVAEConfig):
+        config = WanVAEConfig.from_dict(config)
+    params = original_vae_params_from_tensors(
+        iter_single_file(path), WanVAE.param_shapes(config), config.num_res_blocks, resolve_dtype(dtype), str(path)
+    )
+    return WanVAE(config, params, dtype=dtype, **kwargs)
+
+
 __all__ = [
     "WanVAEConfig",
     "WanVAEModule",
     "WanVAE",
     "load_diffusers_vae",
+    "load_original_vae",
     "patchify",
     "unpatchify",
     "avg_down",
