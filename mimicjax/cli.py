@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "mimicjax.retarget.commands",
     "mimicjax.motion.commands",
+    "mimicjax.train.commands",
     "mimicjax.bench.commands",
     "mimicjax.translate.commands",
 )
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (UserError, FileNotFoundError, ValueError) as error:
+    except (UserError, FileNotFoundError, ValueError, RuntimeError) as error:
         # Bad input is the user's to fix: say what and where, without a traceback.
         print(f"mimicjax {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,180 @@
+"""Experiment configuration: frozen dataclasses, named experiments in `experiments/`, CLI overrides.
+
+An experiment file is a Python file that defines `CONFIG`, an `ExperimentConfig`:
+
+    # experiments/smoke.py
+    from mimicjax.config import ExperimentConfig, TrainConfig
+    CONFIG = ExperimentConfig(name="smoke", train=TrainConfig(num_envs=8, iterations=2))
+
+Every field can be overridden from the command line with `--set section.field=value`; values are
+parsed as Python literals (numbers, booleans, tuples, strings) and checked against the field's type.
+The resolved configuration is saved next to every run and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from mimicjax.envs.tracking import TrackingConfig
+from mimicjax.rl.dagger import DAggerConfig
+from mimicjax.rl.networks import NetworkConfig
+from mimicjax.rl.ppo import PPOConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionsConfig:
+    """Where the reference motions come from."""
+
+    # A motion library file (`mimicjax retarget ... --out LIB.npz`). Empty: the sample library shipped
+    # in data/ for the variant.
+    library: str = ""
+    mirror: bool = True  # add mirrored copies of every clip (doubles the data for free)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    num_envs: int = 4096
+    rollout_steps: int = 24  # control steps per env per iteration
+    iterations: int = 10_000
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 5
+    log_every: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """Teacher -> student distillation with DAgger."""
+
+    iterations: int = 2_000
+    rollout_steps: int = 24
+    dagger: DAggerConfig = DAggerConfig()
+    student_network: NetworkConfig = NetworkConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "experiment"
+    seed: int = 0
+    motions: MotionsConfig = MotionsConfig()
+    env: TrackingConfig = TrackingConfig()
+    network: NetworkConfig = NetworkConfig()
+    ppo: PPOConfig = PPOConfig()
+    train: TrainConfig = TrainConfig()
+    distill: DistillConfig = DistillConfig()
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message says how to fix it."""
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """The `CONFIG` defined by the experiment file at `path`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file not found: {path}")
+    spec = importlib.util.spec_from_file_location(f"mimicjax_experiment_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the file is user code: report where it failed
+        raise ConfigError(f"cannot load experiment {path}: {type(error).__name__}: {error}") from error
+    config = getattr(module, "CONFIG", None)
+    if not isinstance(config, ExperimentConfig):
+        raise ConfigError(f"{path} must define CONFIG = ExperimentConfig(...)")
+    return config
+
+
+def apply_overrides(config, overrides: list[str] | tuple[str, ...]):
+    """`config` with each "dotted.path=value" override applied."""
+    for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"override {override!r} is not of the form section.field=value")
+        path, text = override.split("=", 1)
+        config = _set_path(config, path.strip().split("."), text.strip(), path.strip())
+    return config
+
+
+def _set_path(node, keys: list[str], text: str, full_path: str):
+    if not dataclasses.is_dataclass(node):
+        raise ConfigError(f"cannot set {full_path!r}: {type(node).__name__} has no fields")
+    fields = {f.name: f for f in dataclasses.fields(node)}
+    key = keys[0]
+    if key not in fields:
+        raise ConfigError(
+            f"unknown config field {full_path!r}: {type(node).__name__} has {', '.join(sorted(fields))}"
+        )
+    current = getattr(node, key)
+    if len(keys) > 1:
+        return dataclasses.replace(node, **{key: _set_path(current, keys[1:], text, full_path)})
+    hint = typing.get_type_hints(type(node)).get(key, type(current))
+    return dataclasses.replace(node, **{key: _parse_value(text, hint, current, full_path)})
+
+
+def _parse_value(text: str, hint, current, full_path: str):
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text  # a bare word is a string
+    if isinstance(value, list):
+        value = tuple(value)
+    if not _matches(value, hint):
+        raise ConfigError(
+            f"{full_path}={text!r}: expected {_type_name(hint)}, got {type(value).__name__}"
+        )
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return value
+
+
+def _matches(value, hint) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if origin is tuple:
+        return isinstance(value, tuple)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _type_name(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def to_dict(config) -> dict:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a config dataclass of type `cls` from `to_dict`'s output (unknown keys are errors)."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - fields
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = from_dict(hint, value)
+        elif isinstance(value, list):
+            values[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        else:
+            values[name] = value
+    return cls(**values)

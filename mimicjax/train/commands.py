@@ -1,0 +1,81 @@
+"""`mimicjax train`, `mimicjax distill`, `mimicjax sweep`: the GenMimic training commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train a tracking policy (teacher) with PPO",
+        description="Train a G1 tracking policy with PPO. Re-running with --resume continues the run in "
+        "RUN_DIR from its latest checkpoint up to train.iterations.",
+    )
+    _add_run_arguments(train)
+    train.set_defaults(func=train_command)
+
+    distill = subparsers.add_parser(
+        "distill",
+        help="distil a trained teacher into the deployable student with DAgger",
+        description="Distil the teacher in --teacher-dir into a student (proprioception history + goal "
+        "keypoints) with DAgger; the student run goes to --run-dir.",
+    )
+    distill.add_argument("--teacher-dir", required=True, metavar="DIR", help="run directory of a trained teacher")
+    _add_run_arguments(distill, config_required=False)
+    distill.set_defaults(func=_lazy("mimicjax.train.distill", "distill_command"))
+
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="run a grid of experiments (reward weights, seeds), one run directory each",
+        description="Run every point of the grid defined by a sweep file (experiments/sweeps/NAME.py).",
+    )
+    sweep.add_argument("sweep_file", metavar="SWEEP.py")
+    sweep.add_argument("--out", default=None, metavar="DIR", help="parent of the run directories (default runs/sweeps/NAME)")
+    sweep.add_argument("--motions", default=None, metavar="LIB.npz")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.set_defaults(func=_lazy("mimicjax.train.sweep", "sweep_command"))
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
+    parser.add_argument(
+        "--config", required=config_required, metavar="EXPERIMENT.py", help="experiment file defining CONFIG"
+    )
+    parser.add_argument("--run-dir", required=True, metavar="DIR", help="where logs and checkpoints go")
+    parser.add_argument("--motions", default=None, metavar="LIB.npz", help="motion library (default: the config's)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config field, e.g. --set ppo.learning_rate=3e-4 (repeatable)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
+
+
+def _lazy(module_name: str, function_name: str):
+    def run(args):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), function_name)(args)
+
+    return run
+
+
+def resolve_config(args: argparse.Namespace):
+    """The experiment config of `args.config` with `--set` overrides and `--motions` applied."""
+    import dataclasses
+
+    from mimicjax import config as config_lib
+
+    config = config_lib.load_experiment(args.config)
+    config = config_lib.apply_overrides(config, args.overrides)
+    if args.motions:
+        config = dataclasses.replace(config, motions=dataclasses.replace(config.motions, library=args.motions))
+    return config
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from mimicjax.train import loop
+
+    config = resolve_config(args)
+    run = loop.train(config, args.run_dir, resume=args.resume)
+    print(f"trained {run.config.name}: {run.env_steps} env steps; logs and checkpoints in {args.run_dir}")
+    return 0

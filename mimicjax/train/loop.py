@@ -1,0 +1,183 @@
+"""The training loop: one jitted PPO iteration, and a thin Python loop around it.
+
+The Python loop logs every iteration (TensorBoard + JSONL), checkpoints the full state with Orbax,
+stops on non-finite losses with the last good checkpoint intact, and resumes exactly where a run left
+off: `train(config, run_dir)` for 4 iterations gives the same parameters as 2, then `resume=True` to 4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from mimicjax import config as config_lib
+from mimicjax.config import ConfigError, ExperimentConfig
+from mimicjax.envs.tracking import TrackingEnv
+
+SAMPLE_LIBRARY_DIR = Path(__file__).resolve().parents[2] / "data" / "motions"
+
+
+class TrainingDiverged(RuntimeError):
+    """Losses or parameters became non-finite; the run stopped without saving the bad state."""
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything a training run is made of. Python objects hold configuration; the states are pytrees."""
+
+    config: ExperimentConfig
+    env: TrackingEnv
+    mesh: Any
+    iteration_fn: Any
+    train_state: Any
+    rollout_state: Any
+    env_steps: int = 0
+
+
+def sample_library_path(variant: str) -> Path:
+    return SAMPLE_LIBRARY_DIR / f"g1_{variant}_samples.npz"
+
+
+def load_motions(config: ExperimentConfig, library_path: str | Path | None = None):
+    """The MotionLibrary for `config`: an explicit file, the config's file, or the shipped samples."""
+    from mimicjax.motion import library as library_lib
+
+    path = Path(library_path or config.motions.library or sample_library_path(config.env.variant))
+    if not path.is_file():
+        raise ConfigError(
+            f"motion library not found: {path}; make one with `mimicjax retarget MOTIONS... --out {path}`"
+        )
+    library = library_lib.load_library(path)
+    if library.meta.variant != config.env.variant:
+        raise ConfigError(
+            f"{path} holds {library.meta.variant} motions but the config trains the {config.env.variant} G1; "
+            f"set env.sim.variant={library.meta.variant!r} or retarget for the other robot"
+        )
+    if config.motions.mirror:
+        library = library_lib.with_mirrored_clips(library)
+    return library
+
+
+def build_run(config: ExperimentConfig, library) -> Run:
+    """Env, networks, jitted iteration and fresh states, with envs sharded over all local devices."""
+    from mimicjax import distributed
+    from mimicjax.rl import networks as nets
+    from mimicjax.rl import ppo
+    from mimicjax.rl import rollout as rollout_lib
+    from mimicjax.rl.symmetry import Symmetry
+
+    mesh = distributed.make_mesh()
+    devices = mesh.shape[distributed.DATA_AXIS]
+    if config.train.num_envs % devices:
+        raise ConfigError(
+            f"train.num_envs={config.train.num_envs} must be a multiple of the {devices} devices"
+        )
+    env = TrackingEnv(config.env, library)
+    networks = nets.make_actor_critic(env.observation_size, env.action_size, config.network)
+    symmetry = Symmetry.from_env(env)
+    init_rng, env_rng = jax.random.split(jax.random.key(config.seed))
+    train_state = jax.device_put(ppo.init_train_state(init_rng, networks, config.ppo), distributed.replicated(mesh))
+    rollout_state = rollout_lib.init_rollout_state(env, env_rng, config.train.num_envs)
+    rollout_state = distributed.shard_batch(rollout_state, mesh)
+    iteration_fn = rollout_lib.make_ppo_iteration(env, config.ppo, config.train.rollout_steps, symmetry)
+    return Run(config, env, mesh, iteration_fn, train_state, rollout_state)
+
+
+def checkpoint_state(run: Run) -> dict:
+    return {"train": run.train_state, "rollout": run.rollout_state}
+
+
+def restore_run(run: Run, checkpoints) -> int:
+    """Load the latest checkpoint into `run`; returns its iteration."""
+    from mimicjax import distributed
+
+    step = checkpoints.latest_step()
+    state = checkpoints.restore(step, target=checkpoint_state(run))
+    run.train_state = jax.device_put(state["train"], distributed.replicated(run.mesh))
+    run.rollout_state = distributed.shard_batch(state["rollout"], run.mesh)
+    run.env_steps = int(checkpoints.metadata(step).get("env_steps", 0))
+    return step
+
+
+def train(
+    config: ExperimentConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    library=None,
+    show_progress: bool = True,
+    on_iteration=None,
+) -> Run:
+    """Train `config` in `run_dir` up to `config.train.iterations`; returns the final `Run`.
+
+    With `resume`, continue from the latest checkpoint in `run_dir` (the saved config is used, with
+    `config.train` taken from the given config so a run can be extended).
+    """
+    from mimicjax.train import logging as run_logging
+    from mimicjax.train.checkpoint import Checkpoints
+
+    run_dir = Path(run_dir)
+    checkpoints_dir = run_dir / "checkpoints"
+    has_checkpoints = checkpoints_dir.is_dir() and any(p.name.isdigit() for p in checkpoints_dir.iterdir())
+    if has_checkpoints and not resume:
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
+    if resume and not has_checkpoints:
+        raise ConfigError(f"nothing to resume: {checkpoints_dir} has no checkpoint")
+    if resume:
+        saved = config_lib.from_dict(ExperimentConfig, Checkpoints(checkpoints_dir).config())
+        config = dataclasses.replace(saved, train=config.train)
+    library = library if library is not None else load_motions(config)
+    run = build_run(config, library)
+    start = 0
+    with Checkpoints(checkpoints_dir, max_to_keep=config.train.keep_checkpoints) as checkpoints, \
+            run_logging.RunLogger(run_dir) as logger:
+        if resume:
+            start = restore_run(run, checkpoints)
+        logger.write_config(config_lib.to_dict(config))
+        steps_per_iteration = config.train.num_envs * config.train.rollout_steps
+        iterations = range(start, config.train.iterations)
+        bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
+        for iteration in bar:
+            started = time.perf_counter()
+            train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
+            metrics = jax.device_get(metrics)
+            elapsed = time.perf_counter() - started
+            _check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
+            run.train_state, run.rollout_state = train_state, rollout_state
+            run.env_steps += steps_per_iteration
+            metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
+            metrics["perf/iteration_s"] = elapsed
+            metrics["perf/env_steps"] = run.env_steps
+            done = iteration + 1
+            if done % config.train.log_every == 0 or done == config.train.iterations:
+                logger.scalars(metrics, step=done)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(reward=f"{float(metrics['reward/mean']):.3f}", sps=f"{metrics['perf/env_steps_per_s']:.0f}")
+            if done % config.train.checkpoint_every == 0 or done == config.train.iterations:
+                checkpoints.save(
+                    done, checkpoint_state(run), config=config_lib.to_dict(config),
+                    metadata={"env_steps": run.env_steps, "iteration": done},
+                )
+            if on_iteration is not None:
+                on_iteration(done, metrics)
+        checkpoints.wait()
+    return run
+
+
+def _check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:
+    bad = sorted(
+        name for name, value in metrics.items()
+        if name.startswith("ppo/") and not math.isfinite(float(np.asarray(value)))
+    )
+    if bad:
+        where = f"checkpoint {last_checkpoint}" if last_checkpoint is not None else "no checkpoint yet"
+        raise TrainingDiverged(
+            f"non-finite {', '.join(bad)} at iteration {iteration + 1}; the run stopped without saving "
+            f"this state (last good: {where} in {run_dir / 'checkpoints'}). Lower ppo.learning_rate or "
+            f"ppo.max_grad_norm, or check the motions for bad frames."
+        )
