@@ -18,10 +18,19 @@ CPU_COMPILE_FLAG = "--xla_llvm_disable_expensive_passes=true"
 def configure() -> None:
     """Set environment defaults the user has not set themselves. Idempotent."""
     if "jax" in sys.modules:
-        # Too late to influence XLA's start-up; `check_jax_runtime()` reports what that means.
-        return
+        return  # too late to influence XLA's start-up
     if _cpu_only():
         _append_xla_flag(CPU_COMPILE_FLAG)
+    # MJX programs take tens of seconds to compile; keep them across processes (set
+    # MIMICJAX_COMPILATION_CACHE=0 to turn this off, or JAX_COMPILATION_CACHE_DIR to move it).
+    if os.environ.get("MIMICJAX_COMPILATION_CACHE", "1") != "0":
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(compilation_cache_dir()))
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "2")
+
+
+def compilation_cache_dir() -> str:
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache_home, "mimicjax", "xla")
 
 
 def _cpu_only() -> bool:

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from mimicjax.errors import ReportedError
+
 # Modules that add sub-commands. Order is the order shown in --help.
 COMMAND_MODULES = (
     "mimicjax.retarget.commands",
@@ -19,10 +21,6 @@ COMMAND_MODULES = (
     "mimicjax.bench.commands",
     "mimicjax.translate.commands",
 )
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (UserError, FileNotFoundError, ValueError, RuntimeError) as error:
+    except (ReportedError, FileNotFoundError, ValueError) as error:
         # Bad input is the user's to fix: say what and where, without a traceback.
         print(f"mimicjax {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -19,11 +19,12 @@ import numpy as np
 from mimicjax import config as config_lib
 from mimicjax.config import ConfigError, ExperimentConfig
 from mimicjax.envs.tracking import TrackingEnv
+from mimicjax.errors import ReportedError
 
 SAMPLE_LIBRARY_DIR = Path(__file__).resolve().parents[2] / "data" / "motions"
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(ReportedError):
     """Losses or parameters became non-finite; the run stopped without saving the bad state."""
 
 

@@ -1,0 +1,132 @@
+"""The training loop on the smoke experiment: end to end, exact resume, logs, checkpoints, NaN guard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from mimicjax import cli
+from mimicjax import config as config_lib
+from mimicjax.train import loop
+from mimicjax.train.checkpoint import Checkpoints
+from mimicjax.train.logging import read_event_scalars
+from tests.conftest import PROJECT_ROOT
+
+SMOKE = PROJECT_ROOT / "experiments" / "smoke.py"
+
+
+def smoke_config(iterations: int):
+    config = config_lib.load_experiment(SMOKE)
+    return config_lib.apply_overrides(config, [f"train.iterations={iterations}"])
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    """Four iterations in one go."""
+    run_dir = tmp_path_factory.mktemp("straight")
+    run = loop.train(smoke_config(4), run_dir, show_progress=False)
+    return run_dir, run
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory, straight_run):
+    """Two iterations, stop, then resume to four: through the command line, as a user would."""
+    run_dir = tmp_path_factory.mktemp("resumed")
+    base = ["train", "--config", str(SMOKE), "--run-dir", str(run_dir)]
+    assert cli.main(base + ["--set", "train.iterations=2"]) == 0
+    first_steps = Checkpoints(run_dir / "checkpoints").all_steps()
+    assert cli.main(base + ["--set", "train.iterations=4", "--resume"]) == 0
+    return run_dir, first_steps
+
+
+def test_smoke_experiment_trains_end_to_end(straight_run):
+    run_dir, run = straight_run
+    assert run.env_steps == 4 * run.config.train.num_envs * run.config.train.rollout_steps
+    assert int(run.train_state.iteration) > 0
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(jax.device_get(run.train_state.params)))
+    assert (run_dir / "config.json").is_file()
+
+
+def test_resuming_gives_the_same_parameters_as_training_straight(straight_run, resumed_run):
+    straight_dir, _ = straight_run
+    resumed_dir, first_steps = resumed_run
+    assert max(first_steps) == 2
+    template = loop.checkpoint_state(straight_run[1])
+    straight = Checkpoints(straight_dir / "checkpoints").restore(4, target=template)
+    resumed = Checkpoints(resumed_dir / "checkpoints").restore(4, target=template)
+    for a, b in zip(jax.tree.leaves(straight["train"].params), jax.tree.leaves(resumed["train"].params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(
+        np.asarray(straight["rollout"].env_state.data.qpos), np.asarray(resumed["rollout"].env_state.data.qpos)
+    )
+
+
+def test_scalars_cover_every_iteration_with_reward_and_symmetry_terms(resumed_run):
+    run_dir, _ = resumed_run
+    scalars = read_event_scalars(run_dir)
+    keypoint_tags = [tag for tag in scalars if "keypoint" in tag]
+    symmetry_tags = [tag for tag in scalars if "symmetry" in tag]
+    assert keypoint_tags and symmetry_tags
+    for tag in keypoint_tags[:3] + symmetry_tags:
+        assert sorted(step for step, _ in scalars[tag]) == [1, 2, 3, 4], tag
+    assert Checkpoints(run_dir / "checkpoints").latest_step() == 4
+
+
+def test_a_run_directory_is_not_overwritten_or_resumed_by_accident(straight_run, tmp_path):
+    run_dir, _ = straight_run
+    with pytest.raises(config_lib.ConfigError, match="already holds a run; pass --resume"):
+        loop.train(smoke_config(4), run_dir, show_progress=False)
+    with pytest.raises(config_lib.ConfigError, match="nothing to resume"):
+        loop.train(smoke_config(4), tmp_path, resume=True, show_progress=False)
+
+
+def test_non_finite_losses_stop_the_run_and_keep_the_last_good_checkpoint(straight_run, tmp_path, monkeypatch):
+    run_dir, _ = straight_run
+    build_run = loop.build_run
+
+    def diverging_build_run(config, library):
+        run = build_run(config, library)
+        iterate = run.iteration_fn
+
+        def iteration_with_nan(train_state, rollout_state):
+            train_state, rollout_state, metrics = iterate(train_state, rollout_state)
+            return train_state, rollout_state, {**metrics, "ppo/value_loss": np.float32("nan")}
+
+        return dataclasses.replace(run, iteration_fn=iteration_with_nan)
+
+    monkeypatch.setattr(loop, "build_run", diverging_build_run)
+    with pytest.raises(loop.TrainingDiverged, match=r"non-finite ppo/value_loss at iteration 5.*checkpoint 4"):
+        loop.train(smoke_config(6), run_dir, resume=True, show_progress=False)
+    assert Checkpoints(run_dir / "checkpoints").latest_step() == 4
+
+
+def test_overrides_are_checked_against_the_config():
+    config = smoke_config(2)
+    assert config_lib.apply_overrides(config, ["ppo.learning_rate=3e-4"]).ppo.learning_rate == 3e-4
+    assert config_lib.apply_overrides(config, ["train.num_envs=16"]).train.num_envs == 16
+    with pytest.raises(config_lib.ConfigError, match="unknown config field 'ppo.learnin_rate'.*learning_rate"):
+        config_lib.apply_overrides(config, ["ppo.learnin_rate=1"])
+    with pytest.raises(config_lib.ConfigError, match="train.num_envs='many': expected int"):
+        config_lib.apply_overrides(config, ["train.num_envs=many"])
+    with pytest.raises(config_lib.ConfigError, match="not of the form"):
+        config_lib.apply_overrides(config, ["ppo.learning_rate"])
+
+
+def test_config_round_trips_through_json():
+    config = smoke_config(3)
+    assert config_lib.from_dict(config_lib.ExperimentConfig, config_lib.to_dict(config)) == config
+
+
+def test_missing_experiment_and_motion_files_are_clear_errors(tmp_path):
+    with pytest.raises(config_lib.ConfigError, match="experiment file not found"):
+        config_lib.load_experiment(tmp_path / "nope.py")
+    bad = tmp_path / "bad.py"
+    bad.write_text("CONFIG = 3\n")
+    with pytest.raises(config_lib.ConfigError, match="must define CONFIG = ExperimentConfig"):
+        config_lib.load_experiment(bad)
+    config = config_lib.apply_overrides(smoke_config(1), [f"motions.library='{tmp_path / 'missing.npz'}'"])
+    with pytest.raises(config_lib.ConfigError, match="motion library not found.*mimicjax retarget"):
+        loop.load_motions(config)
