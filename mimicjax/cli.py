@@ -15,9 +15,11 @@ from mimicjax.errors import ReportedError
 
 # Modules that add sub-commands. Order is the order shown in --help.
 COMMAND_MODULES = (
+    "mimicjax.demo",
     "mimicjax.retarget.commands",
     "mimicjax.motion.commands",
     "mimicjax.train.commands",
+    "mimicjax.eval.commands",
     "mimicjax.bench.commands",
     "mimicjax.translate.commands",
 )

@@ -1,0 +1,487 @@
+"""Distillation with DAgger: a trained teacher teaches the deployable student (GenMimic's second stage).
+
+    mimicjax distill --teacher-dir runs/teacher --run-dir runs/student [--config X.py] [--set k=v ...]
+
+The student run starts from the teacher's resolved configuration (the env and teacher network must be
+the ones the teacher was trained with); `--config` supplies the `name` and `distill` section, and
+`--set` overrides any field. Each iteration is one jitted function:
+
+  * the envs step `distill.rollout_steps` times with `mixed_action`: per env, the teacher's mean action
+    with probability beta (`beta_schedule`, 1 -> 0) and the student's mean action otherwise;
+  * the teacher labels every visited state with its mean action (`ppo.act` without rng) on the
+    observation it was trained on (its `env.observations.actor`);
+  * the student regresses onto the labels on `obs["student"]` (`dagger_update`).
+
+The Python loop around it is the training loop's: TensorBoard + JSONL scalars ("dagger/..."), Orbax
+checkpoints of the full state (student, teacher, rollout, counters) with the resolved config and
+`{"policy": "student", "teacher_dir": ...}` in the metadata (so `mimicjax eval` knows the policy is a
+student, and `--resume` needs nothing from the teacher's folder), a NaN guard and a progress bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mimicjax import config as config_lib
+from mimicjax.config import ConfigError, ExperimentConfig
+
+STUDENT = "student"
+TEACHER = "teacher"
+POLICY_KEY = "policy"  # checkpoint metadata: "student" for distilled runs (teacher runs have none)
+TEACHER_DIR_KEY = "teacher_dir"
+TEACHER_STEP_KEY = "teacher_step"
+
+
+@dataclasses.dataclass
+class DistillRun:
+    """Everything a distillation run is made of. Python objects hold configuration; states are pytrees."""
+
+    config: ExperimentConfig
+    env: Any  # TrackingEnv with the teacher's (training) env configuration
+    mesh: Any
+    teacher_obs: str  # which observation the teacher acts on ("teacher", or "student")
+    iteration_fn: Any
+    student_state: Any  # dagger.StudentState
+    teacher_state: Any  # ppo.TrainState (fixed)
+    rollout_state: Any  # rollout.RolloutState
+    teacher_dir: str = ""
+    teacher_step: int = -1
+    env_steps: int = 0
+
+
+# ---- configuration ---------------------------------------------------------------------------------
+
+
+def checkpoints_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def has_checkpoints(run_dir: str | Path) -> bool:
+    folder = checkpoints_dir(run_dir)
+    return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+
+
+def read_run_config(run_dir: str | Path, step: int | None = None) -> ExperimentConfig:
+    """The resolved ExperimentConfig saved in the checkpoints of `run_dir`."""
+    from mimicjax.train.checkpoint import read_config
+
+    if not has_checkpoints(run_dir):
+        raise ConfigError(f"{run_dir} holds no checkpoint; train it first (`mimicjax train --run-dir {run_dir}`)")
+    try:
+        return config_lib.from_dict(ExperimentConfig, read_config(checkpoints_dir(run_dir), step))
+    except ConfigError as error:
+        raise ConfigError(f"the config saved in {checkpoints_dir(run_dir)} does not match this version: {error}") from error
+
+
+def run_policy(run_dir: str | Path, step: int | None = None) -> str:
+    """"student" for a distilled run, "teacher" for a PPO run (by the checkpoint's metadata)."""
+    from mimicjax.train.checkpoint import read_metadata
+
+    return read_metadata(checkpoints_dir(run_dir), step).get(POLICY_KEY, TEACHER)
+
+
+def resolve_config(
+    teacher_dir: str | Path,
+    experiment: ExperimentConfig | None = None,
+    overrides=(),
+    motions: str | None = None,
+) -> ExperimentConfig:
+    """The student's config: the teacher's, with `experiment`'s name and distill section, then overrides."""
+    teacher_config = read_run_config(teacher_dir)
+    if run_policy(teacher_dir) == STUDENT:
+        raise ConfigError(f"{teacher_dir} is a distilled student run; pass the run directory of a PPO teacher")
+    config = teacher_config
+    if experiment is not None:
+        config = dataclasses.replace(config, name=experiment.name, distill=experiment.distill)
+    config = config_lib.apply_overrides(config, list(overrides))
+    if motions:
+        config = dataclasses.replace(config, motions=dataclasses.replace(config.motions, library=str(motions)))
+    check_teacher_compatible(config, teacher_config, teacher_dir)
+    return config
+
+
+def check_teacher_compatible(config: ExperimentConfig, teacher_config: ExperimentConfig, teacher_dir) -> None:
+    """The teacher's network and observation must be the ones it was trained with."""
+    from mimicjax.envs import observations as obs_lib
+    from mimicjax.robots import g1 as g1_lib
+
+    if config.network != teacher_config.network:
+        raise ConfigError(f"network differs from the teacher's in {teacher_dir}; the teacher's network cannot be "
+                          f"changed by --set network.* when distilling")
+    normalization = ("normalize_observations", "obs_clip")
+    if any(getattr(config.ppo, name) != getattr(teacher_config.ppo, name) for name in normalization):
+        raise ConfigError(f"ppo.normalize_observations and ppo.obs_clip define how the teacher in {teacher_dir} "
+                          f"sees its observations; keep them as the teacher had them")
+    if config.env.variant != teacher_config.env.variant:
+        raise ConfigError(f"env.sim.variant={config.env.variant!r} but the teacher in {teacher_dir} drives the "
+                          f"{teacher_config.env.variant} G1")
+    if config.env.observations.actor != teacher_config.env.observations.actor:
+        raise ConfigError(f"env.observations.actor must stay {teacher_config.env.observations.actor!r}, what the "
+                          f"teacher in {teacher_dir} was trained on")
+    spec = g1_lib.spec(config.env.variant)
+    n, k, nb = spec.num_joints, len(spec.keypoint_bodies), len(spec.body_names)
+
+    def layout(env_config):
+        obs = env_config.observations
+        if obs.actor == STUDENT:
+            return obs_lib.student_layout(n, k, obs)
+        return obs_lib.privileged_layout(n, k, nb, obs)
+
+    if layout(config.env) != layout(teacher_config.env):
+        raise ConfigError(f"the overrides change the {config.env.observations.actor} observation the teacher in "
+                          f"{teacher_dir} was trained on; keep env.observations as the teacher had them")
+
+
+# ---- building ------------------------------------------------------------------------------------
+
+
+def student_actor(env, network_config):
+    """The student's Gaussian actor on obs["student"] (only its mean is used)."""
+    from mimicjax.rl import networks as nets
+
+    size = env.observation_size[STUDENT]
+    return nets.make_actor_critic({"actor": size, "critic": size}, env.action_size, network_config).actor
+
+
+def teacher_train_state(config: ExperimentConfig, env, rng):
+    """A fresh teacher TrainState shaped like the teacher's (the structure its checkpoint is restored into)."""
+    from mimicjax.rl import networks as nets
+    from mimicjax.rl import ppo
+
+    networks = nets.make_actor_critic(env.observation_size, env.action_size, config.network)
+    return ppo.init_train_state(rng, networks, config.ppo)
+
+
+def abstract_rollout_state(env, num_envs: int, sharding=None):
+    """The RolloutState of `num_envs` envs as shapes only (no compile), for restoring checkpoints."""
+    from mimicjax.rl import rollout as rollout_lib
+
+    shapes = jax.eval_shape(lambda rng: rollout_lib.init_rollout_state(env, rng, num_envs), jax.random.key(0))
+    return with_sharding(shapes, sharding)
+
+
+def with_sharding(shapes, sharding=None):
+    """`shapes` (from `jax.eval_shape`) placed on `sharding` (default: this process' first device), so that
+    a checkpoint saved on another device topology restores here."""
+    if sharding is None:
+        sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
+
+
+def teacher_checkpoint_target(config: ExperimentConfig, env) -> dict:
+    """The structure of a PPO run's checkpoint (`loop.checkpoint_state`): {"train", "rollout"}."""
+    return {
+        "train": teacher_train_state(config, env, jax.random.key(0)),
+        "rollout": abstract_rollout_state(env, config.train.num_envs),
+    }
+
+
+def student_checkpoint_target(config: ExperimentConfig, env) -> dict:
+    """The structure of a distillation checkpoint ({"student", "teacher", "rollout"}), from fresh states."""
+    from mimicjax.rl import dagger
+
+    dagger_config = config.distill.dagger
+    actor = student_actor(env, config.distill.student_network)
+    return {
+        STUDENT: jax.jit(dagger.init_student_state, static_argnums=(1, 2, 3))(
+            jax.random.key(0), actor, env.observation_size[STUDENT], dagger_config
+        ),
+        TEACHER: with_sharding(jax.eval_shape(lambda rng: teacher_train_state(config, env, rng), jax.random.key(0))),
+        "rollout": abstract_rollout_state(env, config.train.num_envs),
+    }
+
+
+def load_teacher(teacher_dir: str | Path, env, step: int | None = None):
+    """(teacher TrainState, its checkpoint step) from a PPO run directory; `env` gives the observation sizes."""
+    from mimicjax.train.checkpoint import Checkpoints
+
+    folder = checkpoints_dir(teacher_dir)
+    with Checkpoints(folder, max_to_keep=None, async_save=False) as checkpoints:
+        step = checkpoints.latest_step() if step is None else int(step)
+        if step is None:
+            raise ConfigError(f"{folder} holds no finished checkpoint; train the teacher first")
+        teacher_config = read_run_config(teacher_dir, step)  # its own num_envs shapes the saved rollout
+        try:
+            state = checkpoints.restore(step, target=teacher_checkpoint_target(teacher_config, env))
+        except (ValueError, KeyError) as error:
+            raise ConfigError(f"cannot restore the teacher from {folder} step {step} ({type(error).__name__}: "
+                              f"{error}); is it a `mimicjax train` run of this version?") from error
+    return state["train"], step
+
+
+def check_batch(config: ExperimentConfig, devices: int) -> None:
+    num_envs, steps = config.train.num_envs, config.distill.rollout_steps
+    if num_envs % devices:
+        raise ConfigError(f"train.num_envs={num_envs} must be a multiple of the {devices} devices")
+    minibatches = config.distill.dagger.minibatches
+    if (num_envs * steps) % minibatches:
+        raise ConfigError(
+            f"distill.dagger.minibatches={minibatches} must divide train.num_envs x distill.rollout_steps = "
+            f"{num_envs * steps} samples"
+        )
+
+
+def build_distill(config: ExperimentConfig, library) -> DistillRun:
+    """Env, student, jitted iteration and fresh states; the teacher state is a fresh one of the teacher's
+    structure until `load_teacher` or a checkpoint restore replaces it."""
+    from mimicjax import distributed
+    from mimicjax.envs.tracking import TrackingEnv
+    from mimicjax.rl import dagger
+    from mimicjax.rl import rollout as rollout_lib
+
+    mesh = distributed.make_mesh()
+    check_batch(config, mesh.shape[distributed.DATA_AXIS])
+    env = TrackingEnv(config.env, library)
+    # Streams of their own, apart from the teacher's (which used jax.random.key(seed) directly).
+    student_rng, env_rng, teacher_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 1), 3)
+    actor = student_actor(env, config.distill.student_network)
+    student_state = jax.jit(dagger.init_student_state, static_argnums=(1, 2, 3))(
+        student_rng, actor, env.observation_size[STUDENT], config.distill.dagger
+    )
+    teacher_state = teacher_train_state(config, env, teacher_rng)
+    replicated = distributed.replicated(mesh)
+    rollout_state = rollout_lib.init_rollout_state(env, env_rng, config.train.num_envs)
+    teacher_obs = config.env.observations.actor
+    return DistillRun(
+        config=config,
+        env=env,
+        mesh=mesh,
+        teacher_obs=teacher_obs,
+        iteration_fn=make_distill_iteration(env, config.distill.dagger, config.distill.rollout_steps, teacher_obs),
+        student_state=jax.device_put(student_state, replicated),
+        teacher_state=jax.device_put(teacher_state, replicated),
+        rollout_state=distributed.shard_batch(rollout_state, mesh),
+    )
+
+
+# ---- the jitted iteration --------------------------------------------------------------------------
+
+
+def _episode_totals(totals: dict, rollout_state, next_env_state):
+    """Advance per-env returns/lengths; add finished episodes to `totals`. Returns (RolloutState, totals)."""
+    from mimicjax.rl.rollout import RolloutState
+
+    done = next_env_state.done
+    episode_return = rollout_state.episode_return + next_env_state.reward
+    episode_length = rollout_state.episode_length + 1
+    totals = {
+        "return": totals["return"] + jnp.sum(done * episode_return),
+        "length": totals["length"] + jnp.sum(done * episode_length),
+        "count": totals["count"] + jnp.sum(done),
+        "terminated": totals["terminated"] + jnp.sum(next_env_state.terminated),
+    }
+    state = RolloutState(
+        env_state=next_env_state,
+        episode_return=jnp.where(done > 0, 0.0, episode_return),
+        episode_length=jnp.where(done > 0, 0, episode_length),
+    )
+    return state, totals
+
+
+def distill_iteration(student_state, teacher_state, rollout_state, *, env, config, num_steps: int, teacher_obs: str):
+    """Rollout with beta-mixed actions, teacher labels, DAgger update. Returns (student, rollout, metrics)."""
+    from mimicjax.rl import dagger, ppo
+
+    rng, rollout_rng = jax.random.split(student_state.rng)
+    student_state = student_state.replace(rng=rng)
+    beta = dagger.beta_schedule(student_state.iteration, config)
+
+    def step(carry, step_rng):
+        state, totals = carry
+        obs = state.env_state.obs
+        teacher_action = ppo.act(teacher_state, obs[teacher_obs])
+        student_action = dagger.student_mean_action(student_state, obs[STUDENT])
+        action = dagger.mixed_action(step_rng, beta, teacher_action, student_action)
+        next_env_state = jax.vmap(env.step)(state.env_state, action)
+        state, totals = _episode_totals(totals, state, next_env_state)
+        sample = {"obs": obs[STUDENT], "teacher_action": teacher_action}
+        gap = jnp.mean(jnp.square(student_action - teacher_action))
+        return (state, totals), (sample, gap, next_env_state.reward, jax.tree.map(jnp.mean, next_env_state.metrics))
+
+    zero = jnp.zeros((), jnp.float32)
+    totals = {"return": zero, "length": zero, "count": zero, "terminated": zero}
+    (rollout_state, totals), (batch, gaps, rewards, env_metrics) = jax.lax.scan(
+        step, (rollout_state, totals), jax.random.split(rollout_rng, num_steps)
+    )
+    student_state, update = dagger.dagger_update(student_state, batch, config)
+
+    count = totals["count"]
+
+    def per_episode(total):
+        return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+
+    metrics = {f"env/{name}": jnp.mean(values) for name, values in env_metrics.items()}
+    metrics.update({
+        "dagger/loss": update["dagger_loss"],
+        "dagger/grad_norm": update["grad_norm"],
+        "dagger/beta": beta,
+        "dagger/action_gap": jnp.mean(gaps),  # student vs teacher on the visited states, before the update
+        "reward/mean": jnp.mean(rewards),
+        "episode/return": per_episode(totals["return"]),
+        "episode/length": per_episode(totals["length"]),
+        "episode/count": count,
+        "episode/termination_rate": per_episode(totals["terminated"]),
+    })
+    return student_state, rollout_state, metrics
+
+
+def make_distill_iteration(env, config, num_steps: int, teacher_obs: str = TEACHER):
+    """The jitted `(student_state, teacher_state, rollout_state) -> (student_state, rollout_state, metrics)`."""
+    fn = functools.partial(distill_iteration, env=env, config=config, num_steps=num_steps, teacher_obs=teacher_obs)
+    return jax.jit(fn)
+
+
+# ---- the loop ------------------------------------------------------------------------------------
+
+
+def checkpoint_state(run: DistillRun) -> dict:
+    return {STUDENT: run.student_state, TEACHER: run.teacher_state, "rollout": run.rollout_state}
+
+
+def checkpoint_metadata(run: DistillRun, iteration: int) -> dict:
+    return {
+        "env_steps": run.env_steps,
+        "iteration": iteration,
+        POLICY_KEY: STUDENT,
+        TEACHER_DIR_KEY: run.teacher_dir,
+        TEACHER_STEP_KEY: run.teacher_step,
+    }
+
+
+def restore_distill(run: DistillRun, checkpoints) -> int:
+    """Load the latest checkpoint into `run` (student, teacher and rollout states); returns its iteration."""
+    from mimicjax import distributed
+
+    step = checkpoints.latest_step()
+    state = checkpoints.restore(step, target=checkpoint_state(run))
+    replicated = distributed.replicated(run.mesh)
+    run.student_state = jax.device_put(state[STUDENT], replicated)
+    run.teacher_state = jax.device_put(state[TEACHER], replicated)
+    run.rollout_state = distributed.shard_batch(state["rollout"], run.mesh)
+    meta = checkpoints.metadata(step)
+    run.env_steps = int(meta.get("env_steps", 0))
+    run.teacher_dir = str(meta.get(TEACHER_DIR_KEY, run.teacher_dir))
+    run.teacher_step = int(meta.get(TEACHER_STEP_KEY, run.teacher_step))
+    return step
+
+
+def distill(
+    config: ExperimentConfig,
+    run_dir: str | Path,
+    teacher_dir: str | Path | None = None,
+    resume: bool = False,
+    library=None,
+    show_progress: bool = True,
+    on_iteration=None,
+    run: DistillRun | None = None,
+) -> DistillRun:
+    """Distil up to `config.distill.iterations` in `run_dir`; returns the final `DistillRun`.
+
+    Fresh runs load the teacher from `teacher_dir` (its latest checkpoint). With `resume`, the run
+    continues from its own latest checkpoint (which holds the teacher), with the saved config and
+    `config.distill` taken from the given one. `run`: an already built `DistillRun` to reuse (its compiled
+    iteration) instead of building one, e.g. to continue a run in the same process.
+    """
+    from mimicjax import distributed
+    from mimicjax.train import logging as run_logging
+    from mimicjax.train.checkpoint import Checkpoints
+    from mimicjax.train.loop import load_motions
+
+    run_dir = Path(run_dir)
+    existing = has_checkpoints(run_dir)
+    if existing and not resume:
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
+    if resume and not existing:
+        raise ConfigError(f"nothing to resume: {checkpoints_dir(run_dir)} has no checkpoint")
+    if resume:
+        if run_policy(run_dir) != STUDENT:
+            raise ConfigError(f"{run_dir} is not a distillation run; resume it with `mimicjax train --resume`")
+        saved = read_run_config(run_dir)
+        if saved.distill.student_network != config.distill.student_network:
+            raise ConfigError("distill.student_network differs from the run's; a resumed student keeps its network")
+        config = dataclasses.replace(saved, distill=config.distill)
+    elif teacher_dir is None:
+        raise ConfigError("a new distillation run needs --teacher-dir")
+    if run is None:
+        library = library if library is not None else load_motions(config)
+        run = build_distill(config, library)
+    else:
+        run.config = config
+    start = 0
+    with Checkpoints(checkpoints_dir(run_dir), max_to_keep=config.train.keep_checkpoints) as checkpoints, \
+            run_logging.RunLogger(run_dir) as logger:
+        if resume:
+            start = restore_distill(run, checkpoints)
+        else:
+            teacher_state, run.teacher_step = load_teacher(teacher_dir, run.env)
+            run.teacher_state = jax.device_put(teacher_state, distributed.replicated(run.mesh))
+            run.teacher_dir = str(Path(teacher_dir).absolute())
+        logger.write_config(config_lib.to_dict(config))
+        steps_per_iteration = config.train.num_envs * config.distill.rollout_steps
+        iterations = range(start, config.distill.iterations)
+        bar = run_logging.progress(iterations, total=len(iterations), desc="distill") if show_progress else iterations
+        for iteration in bar:
+            started = time.perf_counter()
+            student_state, rollout_state, metrics = run.iteration_fn(run.student_state, run.teacher_state, run.rollout_state)
+            metrics = jax.device_get(metrics)
+            elapsed = time.perf_counter() - started
+            check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
+            run.student_state, run.rollout_state = student_state, rollout_state
+            run.env_steps += steps_per_iteration
+            metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
+            metrics["perf/iteration_s"] = elapsed
+            metrics["perf/env_steps"] = run.env_steps
+            done = iteration + 1
+            if done % config.train.log_every == 0 or done == config.distill.iterations:
+                logger.scalars(metrics, step=done)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{float(metrics['dagger/loss']):.4f}", beta=f"{float(metrics['dagger/beta']):.2f}",
+                                sps=f"{metrics['perf/env_steps_per_s']:.0f}")
+            if done % config.train.checkpoint_every == 0 or done == config.distill.iterations:
+                checkpoints.save(done, checkpoint_state(run), config=config_lib.to_dict(config),
+                                 metadata=checkpoint_metadata(run, done))
+            if on_iteration is not None:
+                on_iteration(done, metrics)
+        checkpoints.wait()
+    return run
+
+
+def check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:
+    """Stop (without saving) when the DAgger loss or gradient became non-finite."""
+    from mimicjax.train.loop import TrainingDiverged
+
+    bad = sorted(name for name in ("dagger/loss", "dagger/grad_norm")
+                 if name in metrics and not math.isfinite(float(np.asarray(metrics[name]))))
+    if bad:
+        where = f"checkpoint {last_checkpoint}" if last_checkpoint is not None else "no checkpoint yet"
+        raise TrainingDiverged(
+            f"non-finite {', '.join(bad)} at distillation iteration {iteration + 1}; the run stopped without "
+            f"saving this state (last good: {where} in {checkpoints_dir(run_dir)}). Lower "
+            f"distill.dagger.learning_rate or distill.dagger.max_grad_norm."
+        )
+
+
+def distill_command(args) -> int:
+    """`mimicjax distill`: args.teacher_dir, args.config, args.run_dir, args.motions, args.overrides, args.resume."""
+    experiment = config_lib.load_experiment(args.config) if args.config else None
+    config = resolve_config(args.teacher_dir, experiment, args.overrides, args.motions)
+    run = distill(config, args.run_dir, teacher_dir=args.teacher_dir, resume=args.resume)
+    print(f"distilled {run.config.name}: {run.env_steps} env steps; the student's logs and checkpoints are in "
+          f"{args.run_dir} (evaluate with `mimicjax eval --run-dir {args.run_dir}`)")
+    return 0
+
+
+__all__ = [
+    "DistillRun", "build_distill", "distill", "distill_command", "distill_iteration", "load_teacher",
+    "make_distill_iteration", "resolve_config", "run_policy", "student_checkpoint_target",
+    "teacher_checkpoint_target",
+]
