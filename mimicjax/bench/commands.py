@@ -13,6 +13,7 @@ import sys
 
 BENCHMARKS = {
     "sim": ("mimicjax.bench.sim", "MJX G1 physics steps/s against MuJoCo's C engine"),
+    "train": ("mimicjax.bench.train", "tracking-env steps/s against raw MJX physics, PPO update and iteration time"),
     "retarget": ("mimicjax.retarget.bench", "batched human-to-G1 retargeting frames/s (compile time apart)"),
     "translate": ("mimicjax.translate.bench", "Wan transformer forward tokens/s, Flax against diffusers (+ VAE frames/s)"),
 }
