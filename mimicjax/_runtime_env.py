@@ -6,9 +6,12 @@ user has set themselves are never overridden.
 
 from __future__ import annotations
 
+import ctypes.util
+import glob
 import importlib.util
 import os
 import sys
+import warnings
 
 # On CPU, LLVM's most expensive optimisation passes triple the compile time of an MJX step (75 s ->
 # 22 s for the G1 at batch 64 on 2 cores) without making the compiled code measurably faster.
@@ -17,6 +20,7 @@ CPU_COMPILE_FLAG = "--xla_llvm_disable_expensive_passes=true"
 
 def configure() -> None:
     """Set environment defaults the user has not set themselves. Idempotent."""
+    choose_gl_backend()
     if "jax" in sys.modules:
         return  # too late to influence XLA's start-up
     if _cpu_only():
@@ -46,3 +50,27 @@ def _append_xla_flag(flag: str) -> None:
     current = os.environ.get("XLA_FLAGS", "")
     if name not in current:
         os.environ["XLA_FLAGS"] = f"{current} {flag}".strip()
+
+
+def choose_gl_backend() -> str | None:
+    """Set MUJOCO_GL for offscreen rendering if unset and there is no display; returns the backend in use."""
+    if os.environ.get("MUJOCO_GL"):
+        return os.environ["MUJOCO_GL"]
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None  # MuJoCo's default (GLFW) can open a window-less context on the display
+    has_gpu_node = bool(glob.glob("/dev/dri/renderD*") or os.path.exists("/dev/nvidia0"))
+    if has_gpu_node and ctypes.util.find_library("EGL"):
+        backend = "egl"
+    elif ctypes.util.find_library("OSMesa"):
+        backend = "osmesa"
+    else:
+        return None
+    if "mujoco" in sys.modules:
+        # Too late to change this process' choice; say so rather than fail obscurely later.
+        warnings.warn(f"mujoco was imported before MUJOCO_GL was set; offscreen rendering may fail (set MUJOCO_GL={backend})",
+                      stacklevel=2)
+        return None
+    os.environ["MUJOCO_GL"] = backend
+    if backend == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    return backend

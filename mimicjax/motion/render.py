@@ -1,47 +1,20 @@
 """Offscreen videos of library clips: the G1 posed per frame, goal keypoints as small spheres.
 
-MuJoCo chooses its OpenGL backend when it is first imported, from MUJOCO_GL. `choose_gl_backend()`
-sets it, when the user has not, to one that works without a display (EGL with a GPU render node,
-otherwise OSMesa); call it before anything imports mujoco (the CLI does).
+MuJoCo chooses its OpenGL backend when it is first imported, from MUJOCO_GL; importing mimicjax sets
+it (see `choose_gl_backend`) when the user has not.
 """
 
 from __future__ import annotations
 
-import ctypes.util
-import glob
-import os
-import sys
 import warnings
 
 import numpy as np
 
+from mimicjax._runtime_env import choose_gl_backend
+
 KEYPOINT_RGBA = (0.95, 0.15, 0.15, 0.9)
 KEYPOINT_RADIUS = 0.03
 ROBOT_ALPHA = 0.55
-
-
-def choose_gl_backend() -> str | None:
-    """Set MUJOCO_GL for offscreen rendering if unset and there is no display; returns the backend in use."""
-    if os.environ.get("MUJOCO_GL"):
-        return os.environ["MUJOCO_GL"]
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None  # MuJoCo's default (GLFW) can open a window-less context on the display
-    has_gpu_node = bool(glob.glob("/dev/dri/renderD*") or os.path.exists("/dev/nvidia0"))
-    if has_gpu_node and ctypes.util.find_library("EGL"):
-        backend = "egl"
-    elif ctypes.util.find_library("OSMesa"):
-        backend = "osmesa"
-    else:
-        return None
-    if "mujoco" in sys.modules:
-        # Too late to change this process' choice; say so rather than fail obscurely later.
-        warnings.warn(f"mujoco was imported before MUJOCO_GL was set; offscreen rendering may fail (set MUJOCO_GL={backend})",
-                      stacklevel=2)
-        return None
-    os.environ["MUJOCO_GL"] = backend
-    if backend == "osmesa":
-        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
-    return backend
 
 
 def _add_spheres(scene, positions, radius: float, rgba) -> None:
