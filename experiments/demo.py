@@ -15,8 +15,8 @@ CONFIG = ExperimentConfig(
     env=TrackingConfig(sim=SimConfig(variant="23dof")),
     network=NETWORK,
     ppo=PPOConfig(epochs=4, minibatches=4, symmetry_coef=0.5),
-    train=TrainConfig(num_envs=32, rollout_steps=24, iterations=120, checkpoint_every=40, keep_checkpoints=2),
+    train=TrainConfig(num_envs=32, rollout_steps=24, iterations=500, checkpoint_every=100, keep_checkpoints=2),
     distill=DistillConfig(
-        iterations=40, rollout_steps=24, dagger=DAggerConfig(epochs=4, minibatches=4), student_network=NETWORK
+        iterations=150, rollout_steps=24, dagger=DAggerConfig(epochs=4, minibatches=4), student_network=NETWORK
     ),
 )

@@ -57,6 +57,14 @@ class Env(abc.ABC):
     @abc.abstractmethod
     def step(self, state: State, action: jax.Array) -> State: ...
 
+    # Adaptive episode starts (`mimicjax.motion.sampler`): an env that supports them sets `sampler_config`,
+    # returns the sampler's initial state from `init_sampler`, and starts an episode that `step` resets at
+    # `info["next_start"]` when the trainer puts one there. None: the env draws its own starts.
+    sampler_config = None
+
+    def init_sampler(self):
+        return None
+
     def mirror_observation(self, name: str) -> Callable[[jax.Array], jax.Array]:
         """The reflection T_s of observation `name` (left and right swapped). Involution."""
         raise NotImplementedError(f"{type(self).__name__} does not define observation mirroring")
@@ -66,9 +74,11 @@ class Env(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} does not define action mirroring")
 
 
-def auto_reset(env: Env, next_state: State, rng: jax.Array) -> State:
-    """Where `next_state` is done, start a new episode but keep the reward, flags and final obs."""
-    fresh = env.reset(rng)
+def auto_reset(env: Env, next_state: State, rng: jax.Array, fresh: State | None = None) -> State:
+    """Where `next_state` is done, start a new episode (`fresh`, default `env.reset(rng)`) but keep the
+    reward, flags and final obs."""
+    if fresh is None:
+        fresh = env.reset(rng)
 
     def pick(new, old):
         return jnp.where(next_state.done > 0, new, old)

@@ -5,7 +5,8 @@ Each env follows one clip from a random start time; reset puts the robot exactly
 `spec.action_scale`, held by the PD actuators for one 50 Hz control step. Episodes end as failures
 (`terminated`) when the robot falls or a keypoint drifts too far from its goal, and are cut
 (`truncated`, bootstrapped) at the episode limit or at the end of the clip; `step` then starts a new
-episode on a newly sampled clip (`base.auto_reset`).
+episode on a newly sampled clip (`base.auto_reset`), or at `info["next_start"]` when a trainer with an
+adaptive start sampler (`motion.sampler`, `TrackingConfig.sampler`) puts one there.
 
     env = TrackingEnv(TrackingConfig(), library)
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(key, num_envs))
@@ -37,6 +38,8 @@ from mimicjax.envs.randomization import RandomizationConfig
 from mimicjax.envs.rewards import RewardConfig
 from mimicjax.envs.terminations import TerminationConfig
 from mimicjax.motion import library as motion_lib
+from mimicjax.motion import sampler as sampler_lib
+from mimicjax.motion.sampler import SamplerConfig
 from mimicjax.robots import g1 as g1_lib
 from mimicjax.robots.kinematics import g1_tree
 
@@ -48,6 +51,9 @@ class TrackingConfig:
     sim: sim_lib.SimConfig = sim_lib.SimConfig()
     episode_seconds: float = 10.0  # episode limit (truncation); clips also end episodes at their end
     random_start: bool = True  # start at a uniformly random time of the clip (else at its start)
+    # Adaptive starts in training: the rollout draws each new episode's (clip, time) from a
+    # `motion.sampler.AdaptiveSampler` (needs random_start); evaluation samples uniformly.
+    sampler: SamplerConfig = SamplerConfig()
     observations: ObservationConfig = ObservationConfig()
     rewards: RewardConfig = RewardConfig()
     terminations: TerminationConfig = TerminationConfig()
@@ -66,6 +72,7 @@ class TrackingConfig:
         return dataclasses.replace(
             self,
             randomization=dataclasses.replace(self.randomization, enabled=False),
+            sampler=dataclasses.replace(self.sampler, enabled=False),
             observations=dataclasses.replace(self.observations, noise=dataclasses.replace(self.observations.noise, enabled=False)),
         )
 
@@ -112,6 +119,8 @@ class TrackingEnv(Env):
             raise ValueError("observations.goal_offsets and student_goal_offsets need at least one offset (0.0 is the current frame)")
         if config.randomization.max_action_delay < 0:
             raise ValueError(f"randomization.max_action_delay must be >= 0, got {config.randomization.max_action_delay}")
+        sampler_lib.check_config(config.sampler)
+        self.sampler_config = config.sampler if (config.sampler.enabled and config.random_start) else None
 
         f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
         self.default_pose = f32(spec.default_pose)
@@ -221,6 +230,11 @@ class TrackingEnv(Env):
     def mirror_action(self, action):
         return self._action_mirror(action)
 
+    def init_sampler(self):
+        if self.sampler_config is None:
+            return None
+        return sampler_lib.init_sampler(self.library, self.sampler_config)
+
     def reset(self, rng) -> State:
         return self._reset(rng, None, None)
 
@@ -228,7 +242,7 @@ class TrackingEnv(Env):
         """A new episode on clip `clip` from `time` seconds (e.g. for evaluation), the robot on the reference."""
         return self._reset(rng, jnp.asarray(clip, jnp.int32), jnp.asarray(time, jnp.float32))
 
-    def _reset(self, rng, clip, time) -> State:
+    def _reset(self, rng, clip, time, start_bin=-1) -> State:
         cfg = self.config
         k_next, k_uniform = _split(_key_data(rng), 2)
         n, nbody = self.spec.num_joints, len(self.tree.parents)
@@ -257,6 +271,7 @@ class TrackingEnv(Env):
             "rng": jax.random.key_data(k_next),
             "clip": clip,
             "time": time,
+            "start_bin": jnp.asarray(start_bin, jnp.int32),  # the sampler's bin of this start (-1: none)
             "steps": jnp.zeros((), jnp.int32),
             "last_action": last_action,
             "action_buffer": jnp.zeros((cfg.randomization.max_action_delay + 1, n), jnp.float32),
@@ -406,7 +421,12 @@ class TrackingEnv(Env):
             metrics=metrics,
             info=next_info,
         )
-        return auto_reset(self, next_state, jax.random.key_data(k_reset))
+        k_reset = jax.random.key_data(k_reset)
+        start = info.get("next_start")  # {"clip", "time", "bin"}: the next episode's start, from a sampler
+        if start is None:
+            return auto_reset(self, next_state, k_reset)
+        fresh = self._reset(k_reset, start["clip"], start["time"], start["bin"])
+        return auto_reset(self, next_state, k_reset, fresh.replace(info=dict(fresh.info, next_start=start)))
 
     # ------------------------------------------------------------------------------ observations
 

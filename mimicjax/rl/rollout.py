@@ -6,8 +6,13 @@ A training loop needs two pytrees, `TrainState` and `RolloutState`, and one func
     train_state, rollout_state, metrics = iteration(train_state, rollout_state)
 
 `metrics` is a flat dict of scalars with "/"-separated names, ready for `RunLogger.scalars`.
-Envs are the leading axis of `rollout_state`; shard it over the mesh's data axis and the same code
-runs on several devices.
+Envs are the leading axis of `rollout_state`; `shard_rollout_state` splits it over the mesh's data axis
+and the same code runs on several devices.
+
+Adaptive starts: where the env supports them (`env.init_sampler()` is not None), `rollout_state.sampler`
+holds a `motion.sampler.AdaptiveSampler`. Each rollout draws every env's next episode start from it
+(passed to `env.step` as `info["next_start"]`) and, at its end, updates it from the episodes that ended
+(failure = terminated), so the sampler is part of every checkpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from mimicjax.envs.base import Env, State
+from mimicjax.motion import sampler as sampler_lib
 from mimicjax.rl import networks as nets
 from mimicjax.rl import ppo
 from mimicjax.rl.ppo import PPOConfig, Rollout, TrainState
@@ -30,6 +36,7 @@ class RolloutState:
     env_state: State  # batched over envs
     episode_return: jax.Array  # [N]: undiscounted return of each env's current episode so far
     episode_length: jax.Array  # [N] int32
+    sampler: sampler_lib.AdaptiveSampler | None = None  # adaptive episode starts (not batched over envs)
 
 
 def init_rollout_state(env: Env, rng: jax.Array, num_envs: int) -> RolloutState:
@@ -38,7 +45,58 @@ def init_rollout_state(env: Env, rng: jax.Array, num_envs: int) -> RolloutState:
         env_state=env_state,
         episode_return=jnp.zeros((num_envs,), jnp.float32),
         episode_length=jnp.zeros((num_envs,), jnp.int32),
+        sampler=env.init_sampler(),
     )
+
+
+def shard_rollout_state(rollout_state: RolloutState, mesh) -> RolloutState:
+    """Envs split over the mesh's data axis; the sampler replicated."""
+    from mimicjax import distributed
+
+    sampler = rollout_state.sampler
+    sharded = distributed.shard_batch(rollout_state.replace(sampler=None), mesh)
+    if sampler is not None:
+        sampler = jax.device_put(sampler, distributed.replicated(mesh))
+    return sharded.replace(sampler=sampler)
+
+
+def draw_next_starts(env: Env, rollout_state: RolloutState, rng: jax.Array, num_steps: int):
+    """[num_steps, N] starts {"clip", "time", "bin"} for the episodes the envs begin, or None without a sampler."""
+    if rollout_state.sampler is None:
+        return None
+    num_envs = rollout_state.episode_length.shape[0]
+    clips, times, bins = sampler_lib.draw_starts(rollout_state.sampler, env.sampler_config, rng, num_steps * num_envs)
+    starts = {"clip": clips, "time": times, "bin": bins}
+    return jax.tree.map(lambda x: x.reshape(num_steps, num_envs), starts)
+
+
+def step_envs(env: Env, env_state: State, action: jax.Array, next_start=None) -> State:
+    """`vmap(env.step)`; episodes that end start at `next_start` ([N] starts) when given."""
+    if next_start is None:
+        return jax.vmap(env.step)(env_state, action)
+    next_state = jax.vmap(env.step)(env_state.replace(info=dict(env_state.info, next_start=next_start)), action)
+    return next_state.replace(info={k: v for k, v in next_state.info.items() if k != "next_start"})
+
+
+def update_rollout_sampler(env: Env, rollout_state: RolloutState, events) -> tuple[RolloutState, dict]:
+    """Fold the rollout's ended episodes (`events`: start_bin, terminated, done, each [T, N]) into the
+    sampler; returns the new state and "sampler/..." metrics (none without a sampler)."""
+    if rollout_state.sampler is None:
+        return rollout_state, {}
+    config = env.sampler_config
+    sampler = sampler_lib.update_sampler(
+        rollout_state.sampler, config, events["start_bin"], events["terminated"], events["done"]
+    )
+    return rollout_state.replace(sampler=sampler), sampler_lib.sampler_metrics(sampler, config)
+
+
+def sampler_events(env_state: State, next_env_state: State):
+    """Per env: the start bin of the episode just stepped, whether it failed, whether it ended."""
+    return {
+        "start_bin": env_state.info["start_bin"],
+        "terminated": next_env_state.terminated,
+        "done": next_env_state.done,
+    }
 
 
 def collect_rollout(
@@ -53,14 +111,19 @@ def collect_rollout(
     """
     rng, rollout_rng = jax.random.split(train_state.rng)
     train_state = train_state.replace(rng=rng)
+    starts = None
+    if rollout_state.sampler is not None:
+        rollout_rng, start_rng = jax.random.split(rollout_rng)
+        starts = draw_next_starts(env, rollout_state, start_rng, num_steps)
 
-    def step(carry, step_rng):
+    def step(carry, inputs):
         state, totals = carry
+        step_rng, next_start = inputs
         obs = state.env_state.obs
         mean, log_std = ppo.action_distribution(train_state, obs["actor"])
         action = nets.sample(step_rng, mean, log_std)
         values = ppo.value(train_state, obs["critic"])
-        next_env_state = jax.vmap(env.step)(state.env_state, action)
+        next_env_state = step_envs(env, state.env_state, action, next_start)
         final_values = ppo.value(train_state, next_env_state.final_obs["critic"])
 
         done = next_env_state.done
@@ -76,7 +139,9 @@ def collect_rollout(
             env_state=next_env_state,
             episode_return=jnp.where(done > 0, 0.0, episode_return),
             episode_length=jnp.where(done > 0, 0, episode_length),
+            sampler=state.sampler,
         )
+        events = sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
         transition = Rollout(
             actor_obs=obs["actor"],
             critic_obs=obs["critic"],
@@ -89,13 +154,14 @@ def collect_rollout(
             last_values=values,  # replaced below by V of the observation after the last step
         )
         env_metrics = jax.tree.map(jnp.mean, next_env_state.metrics)
-        return (next_state, totals), (transition, env_metrics)
+        return (next_state, totals), (transition, env_metrics, events)
 
     zero = jnp.zeros((), jnp.float32)
     totals = {"return": zero, "length": zero, "count": zero, "terminated": zero}
-    (rollout_state, totals), (rollout, env_metrics) = jax.lax.scan(
-        step, (rollout_state, totals), jax.random.split(rollout_rng, num_steps)
+    (rollout_state, totals), (rollout, env_metrics, events) = jax.lax.scan(
+        step, (rollout_state, totals), (jax.random.split(rollout_rng, num_steps), starts)
     )
+    rollout_state, sampler_metrics = update_rollout_sampler(env, rollout_state, events)
     rollout = rollout.replace(last_values=ppo.value(train_state, rollout_state.env_state.obs["critic"]))
 
     count = totals["count"]
@@ -111,6 +177,7 @@ def collect_rollout(
         "episode/count": count,
         "episode/termination_rate": per_episode(totals["terminated"]),
     })
+    metrics.update(sampler_metrics)
     return train_state, rollout_state, rollout, metrics
 
 

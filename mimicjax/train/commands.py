@@ -73,8 +73,10 @@ def resolve_config(args: argparse.Namespace):
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from mimicjax import distributed
     from mimicjax.train import loop
 
+    distributed.initialize_multihost()  # a no-op unless launched as one process of several
     config = resolve_config(args)
     run = loop.train(config, args.run_dir, resume=args.resume)
     print(f"trained {run.config.name}: {run.env_steps} env steps; logs and checkpoints in {args.run_dir}")

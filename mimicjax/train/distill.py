@@ -179,9 +179,16 @@ def with_sharding(shapes, sharding=None):
 
 def teacher_checkpoint_target(config: ExperimentConfig, env) -> dict:
     """The structure of a PPO run's checkpoint (`loop.checkpoint_state`): {"train", "rollout"}."""
+    from mimicjax.motion import sampler as sampler_lib
+
+    rollout = abstract_rollout_state(env, config.train.num_envs)
+    sampling = config.env.sampler  # the teacher's, which the student's `--set env.sampler.*` may have changed
+    sampler = None
+    if sampling.enabled and config.env.random_start:
+        sampler = with_sharding(jax.eval_shape(lambda: sampler_lib.init_sampler(env.library, sampling)))
     return {
         "train": teacher_train_state(config, env, jax.random.key(0)),
-        "rollout": abstract_rollout_state(env, config.train.num_envs),
+        "rollout": rollout.replace(sampler=sampler),
     }
 
 
@@ -259,7 +266,7 @@ def build_distill(config: ExperimentConfig, library) -> DistillRun:
         iteration_fn=make_distill_iteration(env, config.distill.dagger, config.distill.rollout_steps, teacher_obs),
         student_state=jax.device_put(student_state, replicated),
         teacher_state=jax.device_put(teacher_state, replicated),
-        rollout_state=distributed.shard_batch(rollout_state, mesh),
+        rollout_state=rollout_lib.shard_rollout_state(rollout_state, mesh),
     )
 
 
@@ -283,6 +290,7 @@ def _episode_totals(totals: dict, rollout_state, next_env_state):
         env_state=next_env_state,
         episode_return=jnp.where(done > 0, 0.0, episode_return),
         episode_length=jnp.where(done > 0, 0, episode_length),
+        sampler=rollout_state.sampler,
     )
     return state, totals
 
@@ -290,28 +298,36 @@ def _episode_totals(totals: dict, rollout_state, next_env_state):
 def distill_iteration(student_state, teacher_state, rollout_state, *, env, config, num_steps: int, teacher_obs: str):
     """Rollout with beta-mixed actions, teacher labels, DAgger update. Returns (student, rollout, metrics)."""
     from mimicjax.rl import dagger, ppo
+    from mimicjax.rl import rollout as rollout_lib
 
     rng, rollout_rng = jax.random.split(student_state.rng)
     student_state = student_state.replace(rng=rng)
     beta = dagger.beta_schedule(student_state.iteration, config)
+    starts = None
+    if rollout_state.sampler is not None:
+        rollout_rng, start_rng = jax.random.split(rollout_rng)
+        starts = rollout_lib.draw_next_starts(env, rollout_state, start_rng, num_steps)
 
-    def step(carry, step_rng):
+    def step(carry, inputs):
         state, totals = carry
+        step_rng, next_start = inputs
         obs = state.env_state.obs
         teacher_action = ppo.act(teacher_state, obs[teacher_obs])
         student_action = dagger.student_mean_action(student_state, obs[STUDENT])
         action = dagger.mixed_action(step_rng, beta, teacher_action, student_action)
-        next_env_state = jax.vmap(env.step)(state.env_state, action)
+        next_env_state = rollout_lib.step_envs(env, state.env_state, action, next_start)
+        events = rollout_lib.sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
         state, totals = _episode_totals(totals, state, next_env_state)
         sample = {"obs": obs[STUDENT], "teacher_action": teacher_action}
         gap = jnp.mean(jnp.square(student_action - teacher_action))
-        return (state, totals), (sample, gap, next_env_state.reward, jax.tree.map(jnp.mean, next_env_state.metrics))
+        return (state, totals), (sample, gap, next_env_state.reward, jax.tree.map(jnp.mean, next_env_state.metrics), events)
 
     zero = jnp.zeros((), jnp.float32)
     totals = {"return": zero, "length": zero, "count": zero, "terminated": zero}
-    (rollout_state, totals), (batch, gaps, rewards, env_metrics) = jax.lax.scan(
-        step, (rollout_state, totals), jax.random.split(rollout_rng, num_steps)
+    (rollout_state, totals), (batch, gaps, rewards, env_metrics, events) = jax.lax.scan(
+        step, (rollout_state, totals), (jax.random.split(rollout_rng, num_steps), starts)
     )
+    rollout_state, sampler_metrics = rollout_lib.update_rollout_sampler(env, rollout_state, events)
     student_state, update = dagger.dagger_update(student_state, batch, config)
 
     count = totals["count"]
@@ -331,6 +347,7 @@ def distill_iteration(student_state, teacher_state, rollout_state, *, env, confi
         "episode/count": count,
         "episode/termination_rate": per_episode(totals["terminated"]),
     })
+    metrics.update(sampler_metrics)
     return student_state, rollout_state, metrics
 
 
@@ -360,13 +377,14 @@ def checkpoint_metadata(run: DistillRun, iteration: int) -> dict:
 def restore_distill(run: DistillRun, checkpoints) -> int:
     """Load the latest checkpoint into `run` (student, teacher and rollout states); returns its iteration."""
     from mimicjax import distributed
+    from mimicjax.rl import rollout as rollout_lib
 
     step = checkpoints.latest_step()
     state = checkpoints.restore(step, target=checkpoint_state(run))
     replicated = distributed.replicated(run.mesh)
     run.student_state = jax.device_put(state[STUDENT], replicated)
     run.teacher_state = jax.device_put(state[TEACHER], replicated)
-    run.rollout_state = distributed.shard_batch(state["rollout"], run.mesh)
+    run.rollout_state = rollout_lib.shard_rollout_state(state["rollout"], run.mesh)
     meta = checkpoints.metadata(step)
     run.env_steps = int(meta.get("env_steps", 0))
     run.teacher_dir = str(meta.get(TEACHER_DIR_KEY, run.teacher_dir))

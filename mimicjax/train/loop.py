@@ -85,7 +85,7 @@ def build_run(config: ExperimentConfig, library) -> Run:
     init_rng, env_rng = jax.random.split(jax.random.key(config.seed))
     train_state = jax.device_put(ppo.init_train_state(init_rng, networks, config.ppo), distributed.replicated(mesh))
     rollout_state = rollout_lib.init_rollout_state(env, env_rng, config.train.num_envs)
-    rollout_state = distributed.shard_batch(rollout_state, mesh)
+    rollout_state = rollout_lib.shard_rollout_state(rollout_state, mesh)
     iteration_fn = rollout_lib.make_ppo_iteration(env, config.ppo, config.train.rollout_steps, symmetry)
     return Run(config, env, mesh, iteration_fn, train_state, rollout_state)
 
@@ -97,11 +97,12 @@ def checkpoint_state(run: Run) -> dict:
 def restore_run(run: Run, checkpoints) -> int:
     """Load the latest checkpoint into `run`; returns its iteration."""
     from mimicjax import distributed
+    from mimicjax.rl import rollout as rollout_lib
 
     step = checkpoints.latest_step()
     state = checkpoints.restore(step, target=checkpoint_state(run))
     run.train_state = jax.device_put(state["train"], distributed.replicated(run.mesh))
-    run.rollout_state = distributed.shard_batch(state["rollout"], run.mesh)
+    run.rollout_state = rollout_lib.shard_rollout_state(state["rollout"], run.mesh)
     run.env_steps = int(checkpoints.metadata(step).get("env_steps", 0))
     return step
 

@@ -64,6 +64,19 @@ def test_resuming_gives_the_same_parameters_as_training_straight(straight_run, r
     )
 
 
+def test_the_adaptive_start_sampler_is_trained_checkpointed_and_resumed_exactly(straight_run, resumed_run):
+    straight_dir, run = straight_run
+    template = loop.checkpoint_state(run)
+    straight = Checkpoints(straight_dir / "checkpoints").restore(4, target=template)["rollout"].sampler
+    resumed = Checkpoints(resumed_run[0] / "checkpoints").restore(4, target=template)["rollout"].sampler
+    assert straight is not None and float(np.sum(straight.visits)) > 0
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    scalars = read_event_scalars(resumed_run[0])
+    for tag in ("sampler/entropy", "sampler/max_prob", "sampler/failure_rate"):
+        assert sorted(step for step, _ in scalars[tag]) == [1, 2, 3, 4], tag
+
+
 def test_scalars_cover_every_iteration_with_reward_and_symmetry_terms(resumed_run):
     run_dir, _ = resumed_run
     scalars = read_event_scalars(run_dir)
