@@ -11,6 +11,8 @@ import os
 import platform
 import time
 
+from mimicjax.bench.common import device_memory_mb, load_average, peak_host_memory_mb, persistent_compilation_cache
+
 SWEEP_BATCHES = (1, 64, 512, 4096)
 
 
@@ -28,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chunk", type=int, default=25, help="control steps per jitted call (default 25 = 0.5 s of sim)"
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the MuJoCo C measurement")
+    parser.add_argument(
+        "--compile-cache", action="store_true",
+        help="let JAX load the program from its persistent compilation cache (compile_s then measures loading)",
+    )
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -43,7 +49,8 @@ def run(args: argparse.Namespace) -> dict:
     batches = SWEEP_BATCHES if args.sweep else (args.batch,)
     results = []
     for batch in batches:
-        result = {"batch": batch, **measure_mjx(sim, batch, args.steps, args.chunk)}
+        with persistent_compilation_cache(args.compile_cache):
+            result = {"batch": batch, **measure_mjx(sim, batch, args.steps, args.chunk)}
         if not args.no_baseline:
             result.update(measure_mujoco_c(mj_model, batch, args.steps * sim.substeps))
             result["mjx_over_mujoco_c"] = result["mjx_steps_per_s"] / result["mujoco_c_steps_per_s"]
@@ -63,7 +70,9 @@ def run(args: argparse.Namespace) -> dict:
             "mujoco": mujoco.__version__,
             "python": platform.python_version(),
         },
-        "peak_host_memory_mb": _peak_host_memory_mb(),
+        "peak_host_memory_mb": peak_host_memory_mb(),
+        "load_average": load_average(),
+        "compile_cache": bool(args.compile_cache),
     }
     if len(results) == 1:
         report.update(results[0])
@@ -102,7 +111,7 @@ def measure_mjx(sim, batch: int, control_steps: int, chunk: int) -> dict:
         "mjx_steps_per_s": physics_steps / elapsed,
         "mjx_env_steps_per_s": physics_steps / sim.substeps / elapsed,
         "mjx_finite": not bool(sim_lib.has_nan(data)),
-        "device_memory_peak_mb": _device_peak_memory_mb(),
+        "device_memory": device_memory_mb(jax.devices()[0]),
     }
 
 
@@ -129,17 +138,3 @@ def measure_mujoco_c(mj_model, batch: int, physics_steps: int) -> dict:
         "mujoco_c_seconds": elapsed,
         "mujoco_c_threads": threads,
     }
-
-
-def _peak_host_memory_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _device_peak_memory_mb() -> float | None:
-    import jax
-
-    stats = jax.devices()[0].memory_stats() or {}
-    peak = stats.get("peak_bytes_in_use")
-    return None if peak is None else peak / 2**20

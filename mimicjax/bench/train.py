@@ -21,11 +21,12 @@ default networks, symmetry loss on); `--config` measures another.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import os
 import platform
 import time
+
+from mimicjax.bench.common import device_memory_mb, load_average, peak_host_memory_mb, persistent_compilation_cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +73,7 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> dict:
     config = resolve_config(args)
-    with _persistent_cache(args.compile_cache):
+    with persistent_compilation_cache(args.compile_cache):
         return _run(args, config)
 
 
@@ -176,9 +177,9 @@ def _run(args: argparse.Namespace, config) -> dict:
         "device": str(device.device_kind),
         "device_count": jax.device_count(),
         "cpu_count": os.cpu_count(),
-        "load_average": _load_average(),
-        "peak_host_memory_mb": _peak_host_memory_mb(),
-        "device_memory": _device_memory_mb(device),
+        "load_average": load_average(),
+        "peak_host_memory_mb": peak_host_memory_mb(),
+        "device_memory": device_memory_mb(device),
         "compile_cache": bool(args.compile_cache and jax.config.jax_compilation_cache_dir),
         "versions": {
             "jax": jax.__version__,
@@ -256,47 +257,6 @@ def _measure(fn, inputs: tuple, repeats: int, carry) -> dict:
         "cpu_seconds_per_call": cpu / repeats,
         "output": output,
     }
-
-
-@contextlib.contextmanager
-def _persistent_cache(enabled: bool):
-    """JAX's persistent compilation cache on or off inside the block (off: every compile is measured)."""
-    import jax
-    from jax.experimental.compilation_cache import compilation_cache as cc
-
-    previous = jax.config.jax_enable_compilation_cache
-    if previous == enabled:
-        yield
-        return
-    jax.config.update("jax_enable_compilation_cache", enabled)
-    cc.reset_cache()  # the cache decides once per process whether it is used; decide again
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_compilation_cache", previous)
-        cc.reset_cache()
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def _peak_host_memory_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _device_memory_mb(device) -> dict | None:
-    """Device allocator figures in MiB (GPU/TPU); None where the backend has none (CPU)."""
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    if not stats:
-        return None
-    names = {"peak_bytes_in_use": "peak_mb", "bytes_in_use": "in_use_mb", "bytes_limit": "limit_mb"}
-    return {label: stats[key] / 2**20 for key, label in names.items() if key in stats}
 
 
 def _version(name: str) -> str | None:
