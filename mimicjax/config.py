@@ -77,18 +77,24 @@ class ConfigError(ValueError):
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """The `CONFIG` defined by the experiment file at `path`."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file not found: {path}")
-    spec = importlib.util.spec_from_file_location(f"mimicjax_experiment_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the file is user code: report where it failed
-        raise ConfigError(f"cannot load experiment {path}: {type(error).__name__}: {error}") from error
+    module = load_python_file(path, "experiment")
     config = getattr(module, "CONFIG", None)
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(f"{path} must define CONFIG = ExperimentConfig(...)")
     return config
+
+
+def load_python_file(path: Path, kind: str) -> types.ModuleType:
+    """Execute a configuration file (experiment, sweep) as a module; errors name the file."""
+    if not path.is_file():
+        raise ConfigError(f"{kind} file not found: {path}")
+    spec = importlib.util.spec_from_file_location(f"mimicjax_{kind}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the file is user code: report where it failed
+        raise ConfigError(f"cannot load {kind} {path}: {type(error).__name__}: {error}") from error
+    return module
 
 
 def apply_overrides(config, overrides: list[str] | tuple[str, ...]):

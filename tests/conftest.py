@@ -78,3 +78,25 @@ def eval_tracking_env(tracking_env, tracking_library):
     train_env = tracking_env[0]
     env = TrackingEnv(train_env.config.evaluation(), tracking_library, sim=train_env.sim)
     return env, jax.jit(jax.vmap(env.reset_to))
+
+
+# ---- tiny teacher and student runs shared by the distillation and evaluation tests ------------------
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "runs"
+
+
+@pytest.fixture(scope="session")
+def teacher_dir(runs_root):
+    from tests.eval.tiny_runs import teacher_run
+
+    return teacher_run(runs_root)
+
+
+@pytest.fixture(scope="session")
+def student(runs_root):
+    from tests.eval.tiny_runs import student_run
+
+    return student_run(runs_root)

@@ -99,6 +99,29 @@ def sampler_events(env_state: State, next_env_state: State):
     }
 
 
+def advance_episodes(totals: dict, rollout_state: RolloutState, next_env_state: State):
+    """Advance per-env returns and lengths by one step and add the episodes that ended to `totals`.
+
+    Returns the next `RolloutState` (sampler unchanged) and the updated totals.
+    """
+    done = next_env_state.done
+    episode_return = rollout_state.episode_return + next_env_state.reward
+    episode_length = rollout_state.episode_length + 1
+    totals = {
+        "return": totals["return"] + jnp.sum(done * episode_return),
+        "length": totals["length"] + jnp.sum(done * episode_length),
+        "count": totals["count"] + jnp.sum(done),
+        "terminated": totals["terminated"] + jnp.sum(next_env_state.terminated),
+    }
+    next_state = RolloutState(
+        env_state=next_env_state,
+        episode_return=jnp.where(done > 0, 0.0, episode_return),
+        episode_length=jnp.where(done > 0, 0, episode_length),
+        sampler=rollout_state.sampler,
+    )
+    return next_state, totals
+
+
 def collect_rollout(
     env: Env, train_state: TrainState, rollout_state: RolloutState, num_steps: int
 ) -> tuple[TrainState, RolloutState, Rollout, dict[str, jax.Array]]:
@@ -126,21 +149,7 @@ def collect_rollout(
         next_env_state = step_envs(env, state.env_state, action, next_start)
         final_values = ppo.value(train_state, next_env_state.final_obs["critic"])
 
-        done = next_env_state.done
-        episode_return = state.episode_return + next_env_state.reward
-        episode_length = state.episode_length + 1
-        totals = {
-            "return": totals["return"] + jnp.sum(done * episode_return),
-            "length": totals["length"] + jnp.sum(done * episode_length),
-            "count": totals["count"] + jnp.sum(done),
-            "terminated": totals["terminated"] + jnp.sum(next_env_state.terminated),
-        }
-        next_state = RolloutState(
-            env_state=next_env_state,
-            episode_return=jnp.where(done > 0, 0.0, episode_return),
-            episode_length=jnp.where(done > 0, 0, episode_length),
-            sampler=state.sampler,
-        )
+        next_state, totals = advance_episodes(totals, state, next_env_state)
         events = sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
         transition = Rollout(
             actor_obs=obs["actor"],

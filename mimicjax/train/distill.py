@@ -273,28 +273,6 @@ def build_distill(config: ExperimentConfig, library) -> DistillRun:
 # ---- the jitted iteration --------------------------------------------------------------------------
 
 
-def _episode_totals(totals: dict, rollout_state, next_env_state):
-    """Advance per-env returns/lengths; add finished episodes to `totals`. Returns (RolloutState, totals)."""
-    from mimicjax.rl.rollout import RolloutState
-
-    done = next_env_state.done
-    episode_return = rollout_state.episode_return + next_env_state.reward
-    episode_length = rollout_state.episode_length + 1
-    totals = {
-        "return": totals["return"] + jnp.sum(done * episode_return),
-        "length": totals["length"] + jnp.sum(done * episode_length),
-        "count": totals["count"] + jnp.sum(done),
-        "terminated": totals["terminated"] + jnp.sum(next_env_state.terminated),
-    }
-    state = RolloutState(
-        env_state=next_env_state,
-        episode_return=jnp.where(done > 0, 0.0, episode_return),
-        episode_length=jnp.where(done > 0, 0, episode_length),
-        sampler=rollout_state.sampler,
-    )
-    return state, totals
-
-
 def distill_iteration(student_state, teacher_state, rollout_state, *, env, config, num_steps: int, teacher_obs: str):
     """Rollout with beta-mixed actions, teacher labels, DAgger update. Returns (student, rollout, metrics)."""
     from mimicjax.rl import dagger, ppo
@@ -317,7 +295,7 @@ def distill_iteration(student_state, teacher_state, rollout_state, *, env, confi
         action = dagger.mixed_action(step_rng, beta, teacher_action, student_action)
         next_env_state = rollout_lib.step_envs(env, state.env_state, action, next_start)
         events = rollout_lib.sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
-        state, totals = _episode_totals(totals, state, next_env_state)
+        state, totals = rollout_lib.advance_episodes(totals, state, next_env_state)
         sample = {"obs": obs[STUDENT], "teacher_action": teacher_action}
         gap = jnp.mean(jnp.square(student_action - teacher_action))
         return (state, totals), (sample, gap, next_env_state.reward, jax.tree.map(jnp.mean, next_env_state.metrics), events)

@@ -39,7 +39,6 @@ import ast
 import contextlib
 import dataclasses
 import hashlib
-import importlib.util
 import itertools
 import json
 import os
@@ -89,14 +88,7 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = (), mo
     `overrides` ("section.field=value") and `motions` apply to the base, hence to every point.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file not found: {path}")
-    spec = importlib.util.spec_from_file_location(f"mimicjax_sweep_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the file is user code: report where it failed
-        raise ConfigError(f"cannot load sweep {path}: {type(error).__name__}: {error}") from error
+    module = config_lib.load_python_file(path, "sweep")
     if not hasattr(module, "BASE") or not hasattr(module, "GRID"):
         raise ConfigError(f"{path} must define BASE (an experiment file or ExperimentConfig) and GRID (a dict)")
     base = _resolve_base(module.BASE, path)

@@ -14,25 +14,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session")
-def runs_root(tmp_path_factory):
-    return tmp_path_factory.getbasetemp() / "runs"
-
-
-@pytest.fixture(scope="session")
-def teacher_dir(runs_root):
-    from tests.eval.tiny_runs import teacher_run
-
-    return teacher_run(runs_root)
-
-
-@pytest.fixture(scope="session")
-def student(runs_root):
-    from tests.eval.tiny_runs import student_run
-
-    return student_run(runs_root)
-
-
 def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     from mimicjax.train import distill
     from mimicjax.train.checkpoint import read_metadata
@@ -48,7 +29,8 @@ def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     assert distill.read_run_config(student.run_dir) == student.config
     assert (student.run_dir / "config.json").is_file()
 
-    records = read_jsonl(student.run_dir / "scalars.jsonl")
+    # Evaluation may have added its own rows (eval/...) to the same run; look at the training rows.
+    records = [r for r in read_jsonl(student.run_dir / "scalars.jsonl") if "dagger/loss" in r]
     assert [r["step"] for r in records] == [1, 2]
     for record in records:
         assert any("dagger" in tag for tag in record)
