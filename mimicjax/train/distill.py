@@ -389,7 +389,7 @@ def distill(
     """
     from mimicjax import distributed
     from mimicjax.train import logging as run_logging
-    from mimicjax.train.checkpoint import Checkpoints
+    from mimicjax.train.checkpoint import Checkpoints, latest_step
     from mimicjax.train.loop import load_motions
 
     run_dir = Path(run_dir)
@@ -413,8 +413,9 @@ def distill(
     else:
         run.config = config
     start = 0
+    resume_step = latest_step(checkpoints_dir(run_dir)) if resume else None
     with Checkpoints(checkpoints_dir(run_dir), max_to_keep=config.train.keep_checkpoints) as checkpoints, \
-            run_logging.RunLogger(run_dir) as logger:
+            run_logging.RunLogger(run_dir, resume_step=resume_step) as logger:
         if resume:
             start = restore_distill(run, checkpoints)
         else:

@@ -36,9 +36,15 @@ _RESERVED = ("step", "wall_time")
 
 
 class RunLogger:
-    """Writes one run's logs under `logdir`. `enabled=None` means: only on JAX process 0."""
+    """Writes one run's logs under `logdir`. `enabled=None` means: only on JAX process 0.
 
-    def __init__(self, logdir: str | Path, enabled: bool | None = None, flush_secs: int = 30):
+    `resume_step`: the run continues from a checkpoint at this step, so anything logged after it by the
+    interrupted session is dropped (TensorBoard purges it; the JSONL is rewritten without it).
+    """
+
+    def __init__(
+        self, logdir: str | Path, enabled: bool | None = None, flush_secs: int = 30, resume_step: int | None = None
+    ):
         self.logdir = Path(logdir)
         if enabled is None:
             import jax
@@ -50,7 +56,10 @@ class RunLogger:
             from tensorboardX import SummaryWriter
 
             self.logdir.mkdir(parents=True, exist_ok=True)
-            self._writer = SummaryWriter(logdir=str(self.logdir), flush_secs=flush_secs)
+            purge_step = None if resume_step is None else int(resume_step) + 1
+            self._writer = SummaryWriter(logdir=str(self.logdir), flush_secs=flush_secs, purge_step=purge_step)
+            if resume_step is not None:
+                _drop_rows_after(self.logdir / SCALARS_FILE, int(resume_step))
 
     # -- scalars ---------------------------------------------------------------------------------
 
@@ -132,6 +141,18 @@ class RunLogger:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Rewrite a scalars JSONL file without the rows logged after `step` (atomically)."""
+    if not path.is_file():
+        return
+    from mimicjax.io_utils import atomic_write_text
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
 
 
 def _to_floats(metrics: Mapping[str, Any]) -> dict[str, float]:

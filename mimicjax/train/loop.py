@@ -136,37 +136,37 @@ def train(
     library = library if library is not None else load_motions(config)
     run = build_run(config, library)
     start = 0
-    with Checkpoints(checkpoints_dir, max_to_keep=config.train.keep_checkpoints) as checkpoints, \
-            run_logging.RunLogger(run_dir) as logger:
+    with Checkpoints(checkpoints_dir, max_to_keep=config.train.keep_checkpoints) as checkpoints:
         if resume:
             start = restore_run(run, checkpoints)
-        logger.write_config(config_lib.to_dict(config))
-        steps_per_iteration = config.train.num_envs * config.train.rollout_steps
-        iterations = range(start, config.train.iterations)
-        bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
-        for iteration in bar:
-            started = time.perf_counter()
-            train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
-            metrics = jax.device_get(metrics)
-            elapsed = time.perf_counter() - started
-            _check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
-            run.train_state, run.rollout_state = train_state, rollout_state
-            run.env_steps += steps_per_iteration
-            metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
-            metrics["perf/iteration_s"] = elapsed
-            metrics["perf/env_steps"] = run.env_steps
-            done = iteration + 1
-            if done % config.train.log_every == 0 or done == config.train.iterations:
-                logger.scalars(metrics, step=done)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(reward=f"{float(metrics['reward/mean']):.3f}", sps=f"{metrics['perf/env_steps_per_s']:.0f}")
-            if done % config.train.checkpoint_every == 0 or done == config.train.iterations:
-                checkpoints.save(
-                    done, checkpoint_state(run), config=config_lib.to_dict(config),
-                    metadata={"env_steps": run.env_steps, "iteration": done},
-                )
-            if on_iteration is not None:
-                on_iteration(done, metrics)
+        with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
+            logger.write_config(config_lib.to_dict(config))
+            steps_per_iteration = config.train.num_envs * config.train.rollout_steps
+            iterations = range(start, config.train.iterations)
+            bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
+            for iteration in bar:
+                started = time.perf_counter()
+                train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
+                metrics = jax.device_get(metrics)
+                elapsed = time.perf_counter() - started
+                _check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
+                run.train_state, run.rollout_state = train_state, rollout_state
+                run.env_steps += steps_per_iteration
+                metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
+                metrics["perf/iteration_s"] = elapsed
+                metrics["perf/env_steps"] = run.env_steps
+                done = iteration + 1
+                if done % config.train.log_every == 0 or done == config.train.iterations:
+                    logger.scalars(metrics, step=done)
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(reward=f"{float(metrics['reward/mean']):.3f}", sps=f"{metrics['perf/env_steps_per_s']:.0f}")
+                if done % config.train.checkpoint_every == 0 or done == config.train.iterations:
+                    checkpoints.save(
+                        done, checkpoint_state(run), config=config_lib.to_dict(config),
+                        metadata={"env_steps": run.env_steps, "iteration": done},
+                    )
+                if on_iteration is not None:
+                    on_iteration(done, metrics)
         checkpoints.wait()
     return run
 

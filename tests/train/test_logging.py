@@ -74,3 +74,13 @@ def test_progress_is_silent_off_a_terminal(capsys):
     bar.update(3)
     bar.close()
     assert "3/3" in capsys.readouterr().err
+
+
+def test_resuming_drops_what_an_interrupted_session_logged_after_its_checkpoint(tmp_path):
+    with run_logging.RunLogger(tmp_path, enabled=True) as logger:
+        for step in (1, 2, 3):
+            logger.scalars({"loss": float(step)}, step=step)
+    with run_logging.RunLogger(tmp_path, enabled=True, resume_step=2) as logger:
+        logger.scalars({"loss": 30.0}, step=3)
+    rows = run_logging.read_jsonl(tmp_path / "scalars.jsonl")
+    assert [(r["step"], r["loss"]) for r in rows] == [(1, 1.0), (2, 2.0), (3, 30.0)]
