@@ -454,17 +454,12 @@ def distill(
 
 def check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:
     """Stop (without saving) when the DAgger loss or gradient became non-finite."""
-    from mimicjax.train.loop import TrainingDiverged
+    from mimicjax.train.loop import raise_if_diverged
 
-    bad = sorted(name for name in ("dagger/loss", "dagger/grad_norm")
-                 if name in metrics and not math.isfinite(float(np.asarray(metrics[name]))))
-    if bad:
-        where = f"checkpoint {last_checkpoint}" if last_checkpoint is not None else "no checkpoint yet"
-        raise TrainingDiverged(
-            f"non-finite {', '.join(bad)} at distillation iteration {iteration + 1}; the run stopped without "
-            f"saving this state (last good: {where} in {checkpoints_dir(run_dir)}). Lower "
-            f"distill.dagger.learning_rate or distill.dagger.max_grad_norm."
-        )
+    raise_if_diverged(
+        metrics, ("dagger/loss", "dagger/grad_norm"), f"distillation iteration {iteration + 1}", last_checkpoint,
+        checkpoints_dir(run_dir), "Lower distill.dagger.learning_rate or distill.dagger.max_grad_norm.",
+    )
 
 
 def distill_command(args) -> int:

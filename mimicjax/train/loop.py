@@ -172,14 +172,21 @@ def train(
 
 
 def _check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:
-    bad = sorted(
-        name for name, value in metrics.items()
-        if name.startswith("ppo/") and not math.isfinite(float(np.asarray(value)))
+    raise_if_diverged(
+        metrics, [name for name in metrics if name.startswith("ppo/")], f"iteration {iteration + 1}",
+        last_checkpoint, run_dir / "checkpoints",
+        "Lower ppo.learning_rate or ppo.max_grad_norm, or check the motions for bad frames.",
     )
+
+
+def raise_if_diverged(
+    metrics: dict, names, where: str, last_checkpoint: int | None, checkpoints_dir: Path, advice: str
+) -> None:
+    """Stop a run, without saving, when any of the metrics `names` is non-finite."""
+    bad = sorted(name for name in names if name in metrics and not math.isfinite(float(np.asarray(metrics[name]))))
     if bad:
-        where = f"checkpoint {last_checkpoint}" if last_checkpoint is not None else "no checkpoint yet"
+        last_good = f"checkpoint {last_checkpoint}" if last_checkpoint is not None else "no checkpoint yet"
         raise TrainingDiverged(
-            f"non-finite {', '.join(bad)} at iteration {iteration + 1}; the run stopped without saving "
-            f"this state (last good: {where} in {run_dir / 'checkpoints'}). Lower ppo.learning_rate or "
-            f"ppo.max_grad_norm, or check the motions for bad frames."
+            f"non-finite {', '.join(bad)} at {where}; the run stopped without saving this state "
+            f"(last good: {last_good} in {checkpoints_dir}). {advice}"
         )
