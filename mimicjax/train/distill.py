@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from mimicjax import config as config_lib
 from mimicjax.config import ConfigError, ExperimentConfig
