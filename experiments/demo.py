@@ -8,7 +8,7 @@ from mimicjax.rl.dagger import DAggerConfig
 from mimicjax.rl.networks import NetworkConfig
 from mimicjax.rl.ppo import PPOConfig
 
-NETWORK = NetworkConfig(actor_hidden_sizes=(128, 128), critic_hidden_sizes=(128, 128))
+NETWORK = NetworkConfig(actor_hidden_sizes=(128, 128), critic_hidden_sizes=(128, 128), init_std=0.5)  # see cpu_tracking.py
 
 CONFIG = ExperimentConfig(
     name="demo",
@@ -17,6 +17,7 @@ CONFIG = ExperimentConfig(
     ppo=PPOConfig(epochs=4, minibatches=4, symmetry_coef=0.5),
     train=TrainConfig(num_envs=32, rollout_steps=24, iterations=500, checkpoint_every=100, keep_checkpoints=2),
     distill=DistillConfig(
-        iterations=150, rollout_steps=24, dagger=DAggerConfig(epochs=4, minibatches=4), student_network=NETWORK
+        iterations=150, rollout_steps=24, dagger=DAggerConfig(beta_decay_iterations=100, epochs=4, minibatches=4),
+        student_network=NETWORK,
     ),
 )

@@ -19,6 +19,7 @@ CONFIG = ExperimentConfig(
     ppo=PPOConfig(epochs=2, minibatches=2, symmetry_coef=0.5),
     train=TrainConfig(num_envs=8, rollout_steps=8, iterations=2, checkpoint_every=1, keep_checkpoints=3),
     distill=DistillConfig(
-        iterations=2, rollout_steps=8, dagger=DAggerConfig(epochs=2, minibatches=2), student_network=SMALL_NETWORK
+        iterations=2, rollout_steps=8, dagger=DAggerConfig(beta_decay_iterations=2, epochs=2, minibatches=2),
+        student_network=SMALL_NETWORK,
     ),
 )

@@ -46,6 +46,9 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 5
     log_every: int = 1
+    # Stop (with a checkpoint) once the iterations have taken this many minutes of wall time; 0: no limit.
+    # `--resume` continues such a run.
+    max_minutes: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -201,6 +201,7 @@ def random_action_rollout(env_state, rng, *, env, num_steps: int):
     import jax
     import jax.numpy as jnp
 
+    from mimicjax.rl import networks as nets
     from mimicjax.rl.ppo import Rollout
 
     num_envs = env_state.reward.shape[0]
@@ -209,6 +210,7 @@ def random_action_rollout(env_state, rng, *, env, num_steps: int):
         action = jax.random.normal(key, (num_envs, env.action_size), jnp.float32)
         next_state = jax.vmap(env.step)(state, action)
         zeros = jnp.zeros((num_envs,), jnp.float32)
+        standard = jnp.zeros_like(action)  # N(0, 1): mean 0, log std 0
         transition = Rollout(
             actor_obs=state.obs["actor"],
             critic_obs=state.obs["critic"],
@@ -217,6 +219,9 @@ def random_action_rollout(env_state, rng, *, env, num_steps: int):
             terminated=next_state.terminated,
             truncated=next_state.truncated,
             values=zeros,
+            log_probs=nets.log_prob(standard, standard, action),
+            action_mean=standard,
+            action_log_std=standard,
             final_values=zeros,
             last_values=zeros,
         )

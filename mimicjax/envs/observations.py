@@ -10,9 +10,15 @@ mirror transforms and to export the observation layout with a policy):
   randomisation parameters.
 * **student** (`obs["student"]`, deployable on the real G1): a history of H proprioception frames (joint
   angles relative to the default pose, joint velocities, root angular velocity, gravity in the root
-  frame, last action; oldest first) and the goal 3D keypoints in the root frame for a few frames.
+  frame, last action; oldest first) and the goal over a few future frames, computed from the motion file
+  alone: the reference's 3D keypoints, root velocities and root tilt (gravity in the reference's root
+  frame), all in the *reference's* current heading frame. Nothing in it needs the robot's global
+  position or yaw (motion capture on a real robot): joint encoders and the IMU (gyro, gravity) suffice.
+  The robot's own posture comes from its joints, the tilt to match from gravity vs goal gravity.
 
 Frames: "world" is MuJoCo's (z up). "Root frame" is the pelvis frame: v_root = R_pelvis^T (v - p_pelvis).
+"Heading frame" of a root pose: origin at the root's (x, y) on the floor, z up, x along the root's yaw;
+heights stay heights above the floor.
 """
 
 from __future__ import annotations
@@ -106,11 +112,20 @@ def proprio_layout(num_joints: int, prefix: str = "") -> tuple[Block, ...]:
     )
 
 
+STUDENT_GOAL_BLOCKS = ("goal_keypoints", "goal_root_lin_vel", "goal_root_ang_vel", "goal_gravity")
+
+
 def student_layout(num_joints: int, num_keypoints: int, config: ObservationConfig) -> tuple[Block, ...]:
     blocks: list[Block] = []
     for h in range(config.history):
         blocks.extend(proprio_layout(num_joints, prefix=f"history{h}/"))
-    blocks.append(Block("goal_keypoints", (len(config.student_goal_offsets), num_keypoints, 3), "keypoint_vector"))
+    t = len(config.student_goal_offsets)
+    blocks += [
+        Block("goal_keypoints", (t, num_keypoints, 3), "keypoint_vector"),
+        Block("goal_root_lin_vel", (t, 3), "vector"),
+        Block("goal_root_ang_vel", (t, 3), "pseudovector"),
+        Block("goal_gravity", (t, 3), "vector"),
+    ]
     return tuple(blocks)
 
 
@@ -344,6 +359,27 @@ def add_keypoint_noise(goal_keypoints, noise: NoiseConfig, u):
     return goal_keypoints + noise.keypoints * u.reshape(goal_keypoints.shape)
 
 
+def heading_quat(root_quat):
+    """The yaw-only part of wxyz quaternions (rotation about world z that turns x to the root's heading)."""
+    forward = quat_rotate(root_quat, jnp.broadcast_to(jnp.array([1.0, 0.0, 0.0], root_quat.dtype), root_quat.shape[:-1] + (3,)))
+    yaw = jnp.arctan2(forward[..., 1], forward[..., 0])
+    zeros = jnp.zeros_like(yaw)
+    return jnp.stack([jnp.cos(0.5 * yaw), zeros, zeros, jnp.sin(0.5 * yaw)], axis=-1)
+
+
+def student_goal_values(now, future) -> dict:
+    """The student's goal blocks from the reference alone (`now`: the current reference `MotionFrame`,
+    `future`: one with a leading (T,) axis), in the current reference's heading frame."""
+    heading = heading_quat(now.root_quat)
+    origin = now.root_pos * jnp.array([1.0, 1.0, 0.0], now.root_pos.dtype)
+    return {
+        "goal_keypoints": to_root_frame(origin, heading, future.keypoint_pos),
+        "goal_root_lin_vel": vector_to_root_frame(heading, future.root_lin_vel),
+        "goal_root_ang_vel": vector_to_root_frame(heading, future.root_ang_vel),
+        "goal_gravity": gravity_in_root(future.root_quat),
+    }
+
+
 def goal_keypoints_in_root(state: BodyState, future_keypoints):
     """Goal keypoints (T, K, 3, world) in the robot's root frame."""
     return to_root_frame(state.root_pos, state.root_quat, future_keypoints)
@@ -385,8 +421,8 @@ def privileged_values(
 
 __all__ = [
     "Block", "BodyState", "NoiseConfig", "ObservationConfig", "add_keypoint_noise", "add_proprio_noise", "body_state",
-    "capsule_lowest_points", "flatten", "goal_keypoints_in_root", "gravity_in_root", "layout_size",
+    "capsule_lowest_points", "flatten", "goal_keypoints_in_root", "gravity_in_root", "heading_quat", "layout_size",
     "layout_slices", "layout_table", "privileged_layout", "privileged_values", "proprio_layout", "proprio_values",
     "proprio_noise_size", "reference_body_state", "reference_qpos_qvel", "relative_rot6d", "robot_body_state", "rot6d",
-    "student_layout", "to_root_frame", "unflatten", "vector_to_root_frame",
+    "STUDENT_GOAL_BLOCKS", "student_goal_values", "student_layout", "to_root_frame", "unflatten", "vector_to_root_frame",
 ]  # fmt: skip

@@ -242,7 +242,7 @@ class TrackingEnv(Env):
         """A new episode on clip `clip` from `time` seconds (e.g. for evaluation), the robot on the reference."""
         return self._reset(rng, jnp.asarray(clip, jnp.int32), jnp.asarray(time, jnp.float32))
 
-    def _reset(self, rng, clip, time, start_bin=-1) -> State:
+    def _reset(self, rng, clip, time) -> State:
         cfg = self.config
         k_next, k_uniform = _split(_key_data(rng), 2)
         n, nbody = self.spec.num_joints, len(self.tree.parents)
@@ -265,16 +265,17 @@ class TrackingEnv(Env):
         else:
             data = blank.replace(qpos=qpos, qvel=qvel, ctrl=ctrl)
         robot = obs_lib.robot_body_state(self.tree, qpos, qvel)
-        last_action = jnp.zeros((n,), jnp.float32)
+        # The action that holds the reference pose: the "previous" action of a fresh episode and what
+        # fills the delay buffer, so a delayed env keeps the start pose instead of jolting to the default.
+        last_action = self.reference_action(frame.joint_pos)
         obs, history = self._observe(robot, future, last_action, params, None, 2.0 * u_noise - 1.0)
         info = {
             "rng": jax.random.key_data(k_next),
             "clip": clip,
             "time": time,
-            "start_bin": jnp.asarray(start_bin, jnp.int32),  # the sampler's bin of this start (-1: none)
             "steps": jnp.zeros((), jnp.int32),
             "last_action": last_action,
-            "action_buffer": jnp.zeros((cfg.randomization.max_action_delay + 1, n), jnp.float32),
+            "action_buffer": jnp.tile(last_action[None], (cfg.randomization.max_action_delay + 1, 1)),
             "history": history,
             "push_countdown": rand_lib.push_countdown(cfg.randomization, u_push[0]),
             "params": params,
@@ -290,6 +291,10 @@ class TrackingEnv(Env):
             metrics={name: zero for name in self.metric_names},
             info=info,
         )
+
+    def reference_action(self, joint_pos) -> jax.Array:
+        """The action whose PD target is `joint_pos` (without the randomised joint offsets)."""
+        return ((joint_pos - self.default_pose) / self.action_scale).astype(jnp.float32)
 
     def _sample_clip(self, u):
         """A clip id drawn in proportion to `clip_weight` from one U[0, 1) number."""
@@ -422,10 +427,10 @@ class TrackingEnv(Env):
             info=next_info,
         )
         k_reset = jax.random.key_data(k_reset)
-        start = info.get("next_start")  # {"clip", "time", "bin"}: the next episode's start, from a sampler
+        start = info.get("next_start")  # {"clip", "time"}: the next episode's start, from a sampler
         if start is None:
             return auto_reset(self, next_state, k_reset)
-        fresh = self._reset(k_reset, start["clip"], start["time"], start["bin"])
+        fresh = self._reset(k_reset, start["clip"], start["time"])
         return auto_reset(self, next_state, k_reset, fresh.replace(info=dict(fresh.info, next_start=start)))
 
     # ------------------------------------------------------------------------------ observations
@@ -469,9 +474,11 @@ class TrackingEnv(Env):
         else:
             history = jnp.concatenate([history[1:], frame[None]], axis=0)
 
-        student_goal = obs_lib.goal_keypoints_in_root(robot, student_future.keypoint_pos)
-        student_goal = obs_lib.add_keypoint_noise(student_goal, cfg.noise, u_student)
-        student = jnp.concatenate([history.reshape(-1), obs_lib.flatten(self.student_layout[-1:], {"goal_keypoints": student_goal}, cfg.clip)])
+        now = jax.tree.map(lambda x: x[0], future)
+        student_goal = obs_lib.student_goal_values(now, student_future)
+        student_goal["goal_keypoints"] = obs_lib.add_keypoint_noise(student_goal["goal_keypoints"], cfg.noise, u_student)
+        goal_layout = self.student_layout[-len(obs_lib.STUDENT_GOAL_BLOCKS):]
+        student = jnp.concatenate([history.reshape(-1), obs_lib.flatten(goal_layout, student_goal, cfg.clip)])
 
         rand = rand_lib.privileged(params, self.config.randomization) if cfg.privileged_randomization else None
         values = obs_lib.privileged_values(

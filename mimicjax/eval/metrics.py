@@ -9,6 +9,9 @@ so everything after it is masked out).
     (`error/keypoint`, in the frame the rewards use; `error/keypoint_world` in the world frame; per
     keypoint group `error/keypoint_<group>`). "mean" averages over every evaluated step (MPJPE-style,
     so long clips weigh more), "max" is the worst step.
+
+Episodes are grouped by how they start (`report`): "from_start" (time 0 of the clip), "random_starts"
+(a random time of the clip) and all of them together ("overall" and the per-clip top-level figures).
 """
 
 from __future__ import annotations
@@ -102,13 +105,32 @@ def summarize(per_episode: dict, select: np.ndarray | None = None) -> dict:
     return summary
 
 
-def report(per_episode: dict, clip_ids: np.ndarray, clip_names) -> dict:
-    """{"overall": summary, "clips": [{"clip": index, "name": ..., **summary}, ...]}."""
+SPLITS = ("from_start", "random_starts")  # episode groups by start; "overall" pools both
+
+
+def report(per_episode: dict, clip_ids: np.ndarray, clip_names, from_start: np.ndarray | None = None) -> dict:
+    """{"overall": summary, "from_start": summary, "random_starts": summary,
+    "clips": [{"clip": index, "name": ..., **summary, "from_start": ..., "random_starts": ...}, ...]}.
+
+    "overall" and each clip's own figures pool every episode (from the start and from random starts);
+    "from_start"/"random_starts" pool the episodes that start at time 0 / at a random time, and are None
+    when there are no such episodes. `from_start` [E] bool (default: every episode starts at time 0).
+    """
     clip_ids = np.asarray(clip_ids)
+    from_start = np.ones(len(clip_ids), bool) if from_start is None else np.asarray(from_start, bool)
+    groups = {"from_start": from_start, "random_starts": ~from_start}
+
+    def by_start(select):
+        return {name: summarize(per_episode, select & group) if np.any(select & group) else None
+                for name, group in groups.items()}
+
+    everything = np.ones(len(clip_ids), bool)
     clips = []
     for clip in sorted(set(clip_ids.tolist())):
-        clips.append({"clip": int(clip), "name": str(clip_names[clip]), **summarize(per_episode, clip_ids == clip)})
-    return {"overall": summarize(per_episode), "clips": clips}
+        select = clip_ids == clip
+        clips.append({"clip": int(clip), "name": str(clip_names[clip]), **summarize(per_episode, select),
+                      **by_start(select)})
+    return {"overall": summarize(per_episode), **by_start(everything), "clips": clips}
 
 
 def _float(value) -> float:
@@ -119,11 +141,18 @@ def _float(value) -> float:
 
 
 def scalars(result: dict, prefix: str = "eval") -> dict[str, float]:
-    """Flat "prefix/..." scalars of a `report` for TensorBoard: overall, then per clip."""
+    """Flat "prefix/..." scalars of a `report` for TensorBoard: overall (all episodes), per start
+    ("prefix/from_start/...", "prefix/random_starts/..."), then per clip ("prefix/clip/<name>/...", with
+    the success rate and mean keypoint error per start under ".../<name>/from_start/..." etc.)."""
     out = {}
 
-    def add(base: str, summary: dict):
+    def add(base: str, summary: dict | None, short: bool = False):
+        if summary is None:
+            return
         out[f"{base}/success_rate"] = summary["success_rate"]
+        if short:
+            out[f"{base}/keypoint_error/mean"] = summary["keypoint_error"]["mean"]
+            return
         out[f"{base}/mean_episode_seconds"] = summary["mean_episode_seconds"]
         for name, value in summary.items():
             if isinstance(value, dict) and "mean" in value:
@@ -131,8 +160,13 @@ def scalars(result: dict, prefix: str = "eval") -> dict[str, float]:
                 out[f"{base}/{name}/max"] = value["max"]
 
     add(prefix, result["overall"])
+    for split in SPLITS:
+        add(f"{prefix}/{split}", result.get(split))
     for clip in result["clips"]:
-        add(f"{prefix}/clip/{tag_safe(clip['name'])}", clip)
+        base = f"{prefix}/clip/{tag_safe(clip['name'])}"
+        add(base, clip)
+        for split in SPLITS:
+            add(f"{base}/{split}", clip.get(split), short=True)
     return out
 
 
@@ -142,16 +176,31 @@ def tag_safe(name: str) -> str:
 
 
 def table(result: dict) -> str:
-    """A plain-text table: one row per clip and the overall row; errors in cm."""
+    """A plain-text table: one row per clip and the overall row; errors in cm.
+
+    With random-start episodes, each clip (and "overall") has three rows: "start" (the from-start
+    episodes), "random" (the random starts) and "all" (both together).
+    """
     error_columns = [name for name, value in result["overall"].items() if isinstance(value, dict) and "mean" in value]
-    headers = ["clip", "episodes", "success"] + [
+    split_rows = result.get("random_starts") is not None
+    headers = ["clip"] + (["starts"] if split_rows else []) + ["episodes", "success"] + [
         f"{name.replace('keypoint_error', 'kp')} mean/max cm" for name in error_columns
     ]
+
+    def cells(summary):
+        row = [str(summary["episodes"]), f"{summary['success_rate']:.2f}"]
+        return row + [f"{100 * summary[name]['mean']:.1f} / {100 * summary[name]['max']:.1f}" for name in error_columns]
+
     rows = []
-    for entry in result["clips"] + [{"name": "overall", **result["overall"]}]:
-        row = [entry["name"], str(entry["episodes"]), f"{entry['success_rate']:.2f}"]
-        row += [f"{100 * entry[name]['mean']:.1f} / {100 * entry[name]['max']:.1f}" for name in error_columns]
-        rows.append(row)
+    for entry in result["clips"] + [{"name": "overall", **result["overall"], **{s: result.get(s) for s in SPLITS}}]:
+        if not split_rows:
+            rows.append([entry["name"], *cells(entry)])
+            continue
+        name = entry["name"]
+        for label, summary in (("start", entry.get("from_start")), ("random", entry.get("random_starts")), ("all", entry)):
+            if summary is not None:
+                rows.append([name, label, *cells(summary)])
+                name = ""
     widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
 
     def line(cells):
@@ -160,4 +209,4 @@ def table(result: dict) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-__all__ = ["episode_mask", "episodes", "error_names", "group_names", "report", "scalars", "summarize", "table"]
+__all__ = ["SPLITS", "episode_mask", "episodes", "error_names", "group_names", "report", "scalars", "summarize", "table"]

@@ -1,14 +1,24 @@
 """Evaluation rollouts: every episode of every clip as one env of a single vmapped, jitted rollout.
 
     policy = load_policy(run_dir)                       # teacher or student, from the run's checkpoint
-    library = evaluation_library(load_motions(policy.config), episodes=4, noise_scale=0.05)
-    record = evaluate_policy(policy, library, episodes=4)
+    plan = evaluation_plan(load_motions(policy.config), episodes=1, random_starts=16, seed=0)
+    env = evaluation_env(policy.config, plan.library)
+    record = run_plan(policy, env, plan, seed=0)        # metrics.episodes(record[...]) -> per episode
 
-Episodes start at time 0 of their clip (`TrackingEnv.reset_to`), in the evaluation configuration
+Each clip is evaluated from its start (`episodes` episodes at time 0, `TrackingEnv.reset_to`) and from
+`random_starts` start times drawn uniformly in [0, duration - min(MIN_REMAINING_SECONDS, duration)]
+(`random_start_times`: seeded, so the same seed gives the same times; a clip shorter than
+`MIN_REMAINING_SECONDS` is started at 0). Every episode runs in the evaluation configuration
 (`TrackingConfig.evaluation()`: no randomisation, pushes, delays or sensor noise), and the policy acts
-with its mean action, so the physics is deterministic: episodes of the same clip differ only when
-`noise_scale` perturbs their goals. The rollout lasts as long as the longest clip (or the episode limit,
-if shorter); each env's first episode is what counts (see `metrics.episode_mask`).
+with its mean action, so the physics is deterministic: episodes of the same clip and start differ only
+when `noise_scale` perturbs their goals. The rollout lasts as long as the longest remaining time of an
+episode (or the episode limit, if shorter); each env's first episode is what counts (see
+`metrics.episode_mask`). The from-start episodes come first, in the layout (and with the goal noise and
+reset keys) of an evaluation without random starts, so their results do not depend on `random_starts`.
+
+Videos (`render_env`, `render_episodes`) run the from-start episode of a clip again with the tracking
+terminations disabled and the episode limit lifted, so that they show the whole clip even when the
+policy falls (the divergence guard `termination/nonfinite` stays on).
 
 Goal noise (robustness to goals from generated videos, whose lifted keypoints jitter): each episode
 gets its own copy of its clip whose keypoint positions carry i.i.d. Gaussian noise of `noise_scale`
@@ -28,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mimicjax.config import ConfigError, ExperimentConfig
+from mimicjax.eval import MIN_REMAINING_SECONDS  # random starts leave at least this much of their clip
 
 
 @dataclasses.dataclass
@@ -90,37 +101,114 @@ def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=
     return Policy(kind=kind, config=config, state=state, act=act, step=step, run_dir=str(run_dir))
 
 
-# ---- the evaluation library ------------------------------------------------------------------------
+# ---- the evaluation library and start times --------------------------------------------------------
+
+_RANDOM_START_STREAM = 1  # numpy seed streams: (seed,) goal noise of the from-start episodes, ...
+_RANDOM_NOISE_STREAM = 2  # ... (seed, 1) random start times, (seed, 2) goal noise of the random starts
 
 
-def evaluation_library(library, episodes: int = 1, noise_scale: float = 0.0, seed: int = 0):
-    """(library, clip id per episode). Without noise: the library itself, each clip `episodes` times.
+@dataclasses.dataclass(frozen=True)
+class EvaluationPlan:
+    """Every evaluated episode, one per env of the rollout. Arrays are [E] over episodes.
 
-    With `noise_scale` > 0: `episodes` copies of every clip, each with its own Gaussian keypoint noise
-    (episode e of clip c is clip c * episodes + e of the returned library).
+    The first `num_clips * episodes` episodes start at time 0 (clip c's e-th is c * episodes + e); then
+    come the random starts (clip c's k-th is num_clips * episodes + c * random_starts + k).
+    """
+
+    library: Any  # the MotionLibrary the env runs on (the input, or per-episode noisy copies)
+    env_clips: np.ndarray  # int32: clip of each episode in `library`
+    source_clips: np.ndarray  # int32: clip of each episode in the input library
+    start_times: np.ndarray  # float32 seconds
+    from_start: np.ndarray  # bool: the episode starts at time 0 of its clip (not a random start)
+    episodes: int
+    random_starts: int
+    min_remaining: float
+
+
+def random_start_times(library, count: int, seed: int = 0, min_remaining: float = MIN_REMAINING_SECONDS) -> np.ndarray:
+    """[num_clips * count] float32 start times, clip c's k-th at c * count + k, uniform in
+    [0, duration_c - min(min_remaining, duration_c)]; the same for the same seed."""
+    if count < 0:
+        raise ConfigError(f"--random-starts must be 0 or more, got {count}")
+    if min_remaining < 0 or not math.isfinite(min_remaining):
+        raise ConfigError(f"the minimum remaining time of a random start must be >= 0 s, got {min_remaining}")
+    durations = np.asarray(library.clip_duration, np.float64)
+    latest = np.maximum(durations - np.minimum(min_remaining, durations), 0.0)
+    uniform = np.random.default_rng([seed, _RANDOM_START_STREAM]).uniform(size=(len(durations), count))
+    return np.minimum(uniform * latest[:, None], latest[:, None]).astype(np.float32).reshape(-1)
+
+
+def evaluation_plan(
+    library,
+    episodes: int = 1,
+    random_starts: int = 0,
+    noise_scale: float = 0.0,
+    seed: int = 0,
+    min_remaining: float = MIN_REMAINING_SECONDS,
+) -> EvaluationPlan:
+    """`episodes` from-start episodes and `random_starts` random-start episodes of every clip.
+
+    Without noise the env runs on `library` itself. With `noise_scale` > 0 every episode gets its own copy
+    of its clip whose keypoints carry Gaussian noise (the from-start copies exactly as
+    `evaluation_library(library, episodes, noise_scale, seed)` makes them).
     """
     if episodes < 1:
         raise ConfigError(f"--episodes must be at least 1, got {episodes}")
     if noise_scale < 0 or not math.isfinite(noise_scale):
         raise ConfigError(f"--noise-scale must be a non-negative number of metres, got {noise_scale}")
-    clips = library.num_clips
+    clips = np.arange(library.num_clips, dtype=np.int32)
+    times = random_start_times(library, random_starts, seed, min_remaining)
+    source = np.concatenate([np.repeat(clips, episodes), np.repeat(clips, random_starts)]).astype(np.int32)
+    from_start = np.arange(len(source)) < len(clips) * episodes
+    start_times = np.concatenate([np.zeros(len(clips) * episodes, np.float32), times])
     if noise_scale == 0:
-        return library, np.repeat(np.arange(clips, dtype=np.int32), episodes)
-    copies = repeat_clips(library, episodes)
-    noise = np.random.default_rng(seed).normal(0.0, noise_scale, np.shape(copies.keypoint_pos))
-    noisy = copies.replace(keypoint_pos=jnp.asarray(np.asarray(copies.keypoint_pos) + noise, copies.keypoint_pos.dtype))
-    return noisy, np.arange(clips * episodes, dtype=np.int32)
+        eval_library, env_clips = library, source
+    else:
+        copies = select_clips(library, source)
+        keypoints = np.asarray(copies.keypoint_pos)
+        first = int(np.sum(np.asarray(library.clip_length)[source[from_start]]))  # frames of the from-start copies
+        noise = np.concatenate([
+            np.random.default_rng(seed).normal(0.0, noise_scale, (first,) + keypoints.shape[1:]),
+            np.random.default_rng([seed, _RANDOM_NOISE_STREAM]).normal(
+                0.0, noise_scale, (len(keypoints) - first,) + keypoints.shape[1:]),
+        ])
+        eval_library = copies.replace(keypoint_pos=jnp.asarray(keypoints + noise, copies.keypoint_pos.dtype))
+        env_clips = np.arange(len(source), dtype=np.int32)
+    return EvaluationPlan(eval_library, env_clips, source, start_times, from_start, episodes, random_starts,
+                          float(min_remaining))
+
+
+def evaluation_library(library, episodes: int = 1, noise_scale: float = 0.0, seed: int = 0):
+    """(library, clip id per episode) of the from-start episodes. Without noise: the library itself,
+    each clip `episodes` times.
+
+    With `noise_scale` > 0: `episodes` copies of every clip, each with its own Gaussian keypoint noise
+    (episode e of clip c is clip c * episodes + e of the returned library).
+    """
+    plan = evaluation_plan(library, episodes, 0, noise_scale, seed)
+    return plan.library, plan.env_clips
 
 
 def repeat_clips(library, times: int):
     """A library with every clip `times` times in a row (clip c, copy k -> clip c * times + k)."""
+    return select_clips(library, np.repeat(np.arange(library.num_clips), times))
+
+
+def select_clips(library, clip_index):
+    """A library whose clip i is clip `clip_index[i]` of `library` (clips may repeat).
+
+    A copy's `clip_mirror_of` points at the first copy of its mirror image (-1 when none was selected).
+    """
     clip_fields = [f.name for f in dataclasses.fields(library) if f.name.startswith("clip_")]
+    clip_index = np.asarray(clip_index, np.int64)
     starts = np.asarray(library.clip_start)
     lengths = np.asarray(library.clip_length)
-    frames = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths) for _ in range(times)])
-    new_lengths = np.repeat(lengths, times)
+    frames = np.concatenate([np.arange(starts[c], starts[c] + lengths[c]) for c in clip_index])
+    new_lengths = lengths[clip_index]
     new_starts = np.concatenate([[0], np.cumsum(new_lengths)[:-1]]).astype(starts.dtype)
-    clip_index = np.repeat(np.arange(library.num_clips), times)
+    first_copy = {}
+    for i, c in enumerate(clip_index.tolist()):
+        first_copy.setdefault(c, i)
     per_frame = {
         f.name: jnp.asarray(np.asarray(getattr(library, f.name))[frames])
         for f in dataclasses.fields(library)
@@ -130,7 +218,8 @@ def repeat_clips(library, times: int):
     per_clip["clip_start"] = jnp.asarray(new_starts, library.clip_start.dtype)
     per_clip["clip_length"] = jnp.asarray(new_lengths, library.clip_length.dtype)
     mirror_of = np.asarray(library.clip_mirror_of)[clip_index]
-    per_clip["clip_mirror_of"] = jnp.asarray(np.where(mirror_of >= 0, mirror_of * times, -1), library.clip_mirror_of.dtype)
+    per_clip["clip_mirror_of"] = jnp.asarray([first_copy.get(int(m), -1) if m >= 0 else -1 for m in mirror_of],
+                                             library.clip_mirror_of.dtype)
     meta = dataclasses.replace(
         library.meta,
         clip_names=tuple(library.meta.clip_names[c] for c in clip_index),
@@ -139,9 +228,11 @@ def repeat_clips(library, times: int):
     return library.replace(**per_frame, **per_clip, meta=meta)
 
 
-def rollout_steps(env, library, clip_ids) -> int:
+def rollout_steps(env, library, clip_ids, start_times=None) -> int:
     """Control steps until every evaluated episode has ended (its clip's end or the episode limit)."""
-    durations = np.asarray(library.clip_duration)[np.asarray(clip_ids)]
+    durations = np.asarray(library.clip_duration, np.float64)[np.asarray(clip_ids)]
+    if start_times is not None:
+        durations = durations - np.asarray(start_times, np.float64)
     clip_steps = int(np.max(np.ceil((durations - 1e-4) / env.dt - 1e-6)))
     return max(1, min(clip_steps, env.max_steps))
 
@@ -153,15 +244,15 @@ RECORDED_PREFIXES = ("error/", "termination/")
 
 
 def make_eval_rollout(env, act: Callable[[Any, dict], jax.Array], num_steps: int):
-    """The jitted `(policy_state, clip_ids [E], rng) -> record` of `num_steps` deterministic steps.
+    """The jitted `(policy_state, clip_ids [E], start_times [E], keys [E]) -> record` of `num_steps`
+    deterministic steps.
 
     record: "metrics" {name: [T, E]} (errors and termination causes), "terminated"/"truncated" [T, E],
     "qpos" [T, E, nq] and "time" [T, E], the state *before* each step (for videos).
     """
 
-    def rollout(policy_state, clip_ids, rng):
-        keys = jax.random.split(rng, clip_ids.shape[0])
-        state = jax.vmap(env.reset_to)(keys, clip_ids, jnp.zeros(clip_ids.shape, jnp.float32))
+    def rollout(policy_state, clip_ids, start_times, keys):
+        state = jax.vmap(env.reset_to)(keys, clip_ids, start_times)
 
         def step(state, _):
             action = act(policy_state, state.obs)
@@ -188,16 +279,75 @@ def evaluation_env(config: ExperimentConfig, library, sim=None):
     return TrackingEnv(config.env.evaluation(), library, sim=sim)
 
 
-def run_episodes(policy: Policy, env, library, clip_ids, seed: int = 0) -> dict:
-    """All episodes in one jitted rollout; the record as NumPy arrays (see `make_eval_rollout`)."""
+def episode_keys(seed: int, from_start) -> jax.Array:
+    """[E] reset keys: the from-start episodes' keys do not depend on how many random starts follow."""
+    from_start = np.asarray(from_start, bool)
+    root = jax.random.key(seed)
+    keys = jnp.concatenate([jax.random.split(root, int(from_start.sum())),
+                            jax.random.split(jax.random.fold_in(root, 1), int((~from_start).sum()))])
+    order = np.concatenate([np.flatnonzero(from_start), np.flatnonzero(~from_start)])
+    return keys[np.argsort(order)]
+
+
+def run_episodes(policy: Policy, env, library, clip_ids, seed: int = 0, start_times=None, from_start=None) -> dict:
+    """All episodes in one jitted rollout; the record as NumPy arrays (see `make_eval_rollout`).
+
+    `start_times` [E] seconds (default 0); `from_start` [E] bool marks the from-start episodes, for their
+    reset keys (default: the episodes that start at 0).
+    """
     clip_ids = np.asarray(clip_ids, np.int32)
-    num_steps = rollout_steps(env, library, clip_ids)
+    start_times = np.zeros(clip_ids.shape, np.float32) if start_times is None else np.asarray(start_times, np.float32)
+    if start_times.shape != clip_ids.shape:
+        raise ValueError(f"start_times {start_times.shape} must match clip_ids {clip_ids.shape}")
+    from_start = start_times == 0 if from_start is None else np.asarray(from_start, bool)
+    num_steps = rollout_steps(env, library, clip_ids, start_times)
     rollout = make_eval_rollout(env, policy.act, num_steps)
-    record = rollout(policy.state, jnp.asarray(clip_ids), jax.random.key(seed))
+    record = rollout(policy.state, jnp.asarray(clip_ids), jnp.asarray(start_times), episode_keys(seed, from_start))
     return jax.tree.map(np.asarray, jax.device_get(record))
 
 
+def run_plan(policy: Policy, env, plan: EvaluationPlan, seed: int = 0) -> dict:
+    """The rollout of every episode of an `evaluation_plan`."""
+    return run_episodes(policy, env, plan.library, plan.env_clips, seed, plan.start_times, plan.from_start)
+
+
+# ---- whole-clip rollouts for videos ----------------------------------------------------------------
+
+# Terminations that end a failed tracking episode; a video disables them to show the whole clip.
+VIDEO_DISABLED_TERMINATIONS = ("max_root_height_error", "max_tilt_error", "max_keypoint_error")
+
+
+def render_env_config(config: ExperimentConfig, library):
+    """The evaluation `TrackingConfig` without tracking terminations (thresholds `inf`) and with an episode
+    limit longer than every clip of `library`."""
+    env_config = config.env.evaluation()
+    terminations = dataclasses.replace(env_config.terminations, **{name: math.inf for name in VIDEO_DISABLED_TERMINATIONS})
+    longest = float(np.max(np.asarray(library.clip_duration)))
+    return dataclasses.replace(env_config, terminations=terminations,
+                               episode_seconds=max(float(env_config.episode_seconds), longest + 1.0))
+
+
+def render_env(config: ExperimentConfig, library, sim=None):
+    """The env of videos (`render_env_config`): an episode runs to its clip's end whatever the policy
+    does. Only the physics divergence guard (`max_joint_speed`, non-finite state) can still end it."""
+    from mimicjax.envs.tracking import TrackingEnv
+
+    return TrackingEnv(render_env_config(config, library), library, sim=sim)
+
+
+def render_episodes(policy: Policy, env, library, clip_ids, seed: int = 0) -> dict:
+    """From-start episodes of `clip_ids` (of `library`) in `env` (a `render_env`), one jitted rollout.
+
+    Returns the record of `run_episodes` (its "qpos"/"time" are what a video shows).
+    """
+    clip_ids = np.asarray(clip_ids, np.int32)
+    return run_episodes(policy, env, library, clip_ids, seed, np.zeros(clip_ids.shape, np.float32),
+                        np.ones(clip_ids.shape, bool))
+
+
 __all__ = [
-    "Policy", "evaluation_env", "evaluation_library", "load_policy", "make_eval_rollout", "repeat_clips",
-    "rollout_steps", "run_episodes", "student_act", "teacher_act",
+    "EvaluationPlan", "MIN_REMAINING_SECONDS", "Policy", "episode_keys", "evaluation_env", "evaluation_library",
+    "evaluation_plan", "load_policy", "make_eval_rollout", "random_start_times", "render_env", "render_env_config",
+    "render_episodes", "repeat_clips", "rollout_steps", "run_episodes", "run_plan", "select_clips", "student_act",
+    "teacher_act",
 ]

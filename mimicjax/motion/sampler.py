@@ -1,22 +1,25 @@
-"""Adaptive start sampling: episodes start more often where the policy fails.
+"""Adaptive start sampling: episodes start more often shortly before where the policy fails.
 
 Every clip of a `MotionLibrary` is cut into bins of `bin_seconds` (the last bin of a clip may be
-shorter); all bins of all clips form one flat table. Per bin the sampler keeps an exponential moving
-average of the failure rate of the episodes that started in it, and the number of those episodes.
-Starts are drawn from a mix of
+shorter); all bins of all clips form one flat table. A failure is charged to the bin where it happened
+(the reference time at the failing step), not to the bin where its episode started: per bin the sampler
+keeps an exponential moving average of the failure rate per control step spent in the bin (a hazard,
+independent of where episodes start), and the number of steps spent there. Starts are drawn from a mix of
 
   * the base distribution: the library's `clip_weight`, spread over each clip's bins in proportion to
     their duration (the env's own uniform sampling), with weight `uniform_mix`, so every bin keeps a
     chance; and
-  * failure-proportional weights: base x failure rate, smoothed over neighbouring bins of the same clip
-    (a hard moment is also practised from a little before and after it).
+  * failure-driven weights: base x a kernel over the failure rates of the bin and the bins after it in
+    the same clip (`lookahead`: weights for offsets 0, 1, 2, ...), so a hard moment is practised from
+    the bin it is in and from a little before it (as BeyondMimic's adaptive sampling).
 
 Everything is a pure function of an `AdaptiveSampler` pytree, which lives in the rollout state and so
 in every checkpoint:
 
     sampler = init_sampler(library, config)
-    clips, times, bins = draw_starts(sampler, config, rng, n)       # inside jit
-    sampler = update_sampler(sampler, config, start_bins, failed, ended)
+    clips, times = draw_starts(sampler, config, rng, n)                 # inside jit
+    bins = bin_of(sampler, config, clips_now, times_now)                # where each env is
+    sampler = update_sampler(sampler, config, bins, failed)             # after a rollout
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ class SamplerConfig:
     bin_seconds: float = 1.0
     uniform_mix: float = 0.1  # share of the base (clip_weight x duration) distribution
     ema: float = 0.9  # weight of the previous failure rate at each update
-    # Weights over neighbouring bins of the same clip, centred (odd length): offsets -k..k.
-    smoothing: tuple[float, ...] = (0.25, 0.5, 0.25)
+    # Weights of the failure rates of the bins at offsets 0, 1, 2, ... after a start bin (same clip):
+    # a failure at bin b raises the start probability of b, b - 1, b - 2, ...
+    lookahead: tuple[float, ...] = (1.0, 0.5, 0.25)
 
 
 @struct.dataclass
@@ -46,8 +50,8 @@ class AdaptiveSampler:
     bin_start: jax.Array  # (B,) seconds into the clip
     bin_duration: jax.Array  # (B,) seconds
     base: jax.Array  # (B,) the base distribution (sums to 1)
-    failure_ema: jax.Array  # (B,) moving average of the failure rate of episodes started in the bin
-    visits: jax.Array  # (B,) episodes started in the bin that have ended so far
+    failure_ema: jax.Array  # (B,) moving average of the failures per control step spent in the bin
+    visits: jax.Array  # (B,) control steps spent in the bin so far
 
     @property
     def num_bins(self) -> int:
@@ -61,9 +65,9 @@ def check_config(config: SamplerConfig) -> None:
         raise ValueError(f"sampler.uniform_mix must be in [0, 1], got {config.uniform_mix}")
     if not 0.0 <= config.ema < 1.0:
         raise ValueError(f"sampler.ema must be in [0, 1), got {config.ema}")
-    kernel = config.smoothing
-    if len(kernel) % 2 != 1 or min(kernel) < 0 or sum(kernel) <= 0:
-        raise ValueError(f"sampler.smoothing must be an odd number of non-negative weights, not all zero; got {kernel}")
+    kernel = config.lookahead
+    if len(kernel) < 1 or min(kernel) < 0 or sum(kernel) <= 0:
+        raise ValueError(f"sampler.lookahead must be one or more non-negative weights, not all zero; got {kernel}")
 
 
 def init_sampler(library, config: SamplerConfig) -> AdaptiveSampler:
@@ -92,26 +96,20 @@ def init_sampler(library, config: SamplerConfig) -> AdaptiveSampler:
     )
 
 
-def _smooth(sampler: AdaptiveSampler, values: jax.Array, kernel: tuple[float, ...]) -> jax.Array:
-    """Kernel-weighted average of `values` over neighbouring bins of the same clip."""
+def _look_ahead(sampler: AdaptiveSampler, values: jax.Array, kernel: tuple[float, ...]) -> jax.Array:
+    """sum_j kernel[j] * values[b + j] over the bins b + j of the same clip, divided by sum(kernel)."""
     bins = jnp.arange(sampler.num_bins)
-    half = len(kernel) // 2
     total = jnp.zeros_like(values)
-    norm = jnp.zeros_like(values)
-    for offset, k in zip(range(-half, half + 1), kernel):
-        other = bins + offset
-        inside = (other >= 0) & (other < sampler.num_bins)
-        other = jnp.clip(other, 0, sampler.num_bins - 1)
-        same = inside & (sampler.clip_of_bin[other] == sampler.clip_of_bin)
-        w = k * same.astype(values.dtype)
-        total = total + w * values[other]
-        norm = norm + w
-    return total / jnp.maximum(norm, 1e-12)
+    for offset, k in enumerate(kernel):
+        other = jnp.clip(bins + offset, 0, sampler.num_bins - 1)
+        same = (bins + offset < sampler.num_bins) & (sampler.clip_of_bin[other] == sampler.clip_of_bin)
+        total = total + k * same.astype(values.dtype) * values[other]
+    return total / sum(kernel)
 
 
 def bin_probabilities(sampler: AdaptiveSampler, config: SamplerConfig) -> jax.Array:
     """(B,) start probability of every bin (sums to 1)."""
-    failures = sampler.base * _smooth(sampler, sampler.failure_ema, config.smoothing)
+    failures = sampler.base * _look_ahead(sampler, sampler.failure_ema, config.lookahead)
     total = jnp.sum(failures)
     adaptive = jnp.where(total > 0, failures / jnp.maximum(total, 1e-30), sampler.base)
     probs = config.uniform_mix * sampler.base + (1.0 - config.uniform_mix) * adaptive
@@ -119,7 +117,7 @@ def bin_probabilities(sampler: AdaptiveSampler, config: SamplerConfig) -> jax.Ar
 
 
 def draw_starts(sampler: AdaptiveSampler, config: SamplerConfig, rng: jax.Array, n: int):
-    """`n` episode starts: (clip ids (n,) int32, start times (n,) seconds, bins (n,) int32).
+    """`n` episode starts: (clip ids (n,) int32, start times (n,) seconds).
 
     One cumulative sum over the bins and a binary search per draw; the time is uniform in its bin.
     """
@@ -128,28 +126,38 @@ def draw_starts(sampler: AdaptiveSampler, config: SamplerConfig, rng: jax.Array,
     u = jax.random.uniform(k_bin, (n,), jnp.float32) * cdf[-1]
     bins = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), sampler.num_bins - 1).astype(jnp.int32)
     times = sampler.bin_start[bins] + jax.random.uniform(k_time, (n,), jnp.float32) * sampler.bin_duration[bins]
-    return sampler.clip_of_bin[bins], times, bins
+    return sampler.clip_of_bin[bins], times
 
 
-def update_sampler(sampler: AdaptiveSampler, config: SamplerConfig, start_bins, failed, ended) -> AdaptiveSampler:
-    """Fold in the episodes that ended (`ended` > 0), started in `start_bins`, failed where `failed` > 0.
+def bin_of(sampler: AdaptiveSampler, config: SamplerConfig, clip, time) -> jax.Array:
+    """The bin of clip `clip` at `time` seconds (arrays of any equal shape; times past the end fall in
+    the clip's last bin)."""
+    clip = jnp.asarray(clip, jnp.int32)
+    first = jnp.searchsorted(sampler.clip_of_bin, clip, side="left")
+    count = jnp.searchsorted(sampler.clip_of_bin, clip, side="right") - first
+    index = jnp.floor(jnp.asarray(time, jnp.float32) / config.bin_seconds).astype(jnp.int32)
+    return (first + jnp.clip(index, 0, jnp.maximum(count - 1, 0))).astype(jnp.int32)
 
-    Arrays of any (equal) shape; bins < 0 (episodes of unknown start) are ignored. Bins without an
-    ended episode keep their failure rate.
+
+def update_sampler(sampler: AdaptiveSampler, config: SamplerConfig, bins, failed, counted=None) -> AdaptiveSampler:
+    """Fold in a rollout's control steps: each spent in bin `bins` and ending in a failure where `failed` > 0.
+
+    Arrays of any (equal) shape, e.g. [T, N]; steps where `counted` is 0 and bins < 0 are ignored. The
+    failure rate of a bin is its failures per step spent in it; bins without a step keep their estimate.
     """
-    bins = jnp.ravel(start_bins)
-    counted = (jnp.ravel(ended) > 0) & (bins >= 0)
+    bins = jnp.ravel(bins)
+    counted = bins >= 0 if counted is None else (jnp.ravel(counted) > 0) & (bins >= 0)
     ids = jnp.where(counted, bins, 0)
-    count = jax.ops.segment_sum(counted.astype(jnp.float32), ids, sampler.num_bins)
+    steps = jax.ops.segment_sum(counted.astype(jnp.float32), ids, sampler.num_bins)
     fails = jax.ops.segment_sum((counted & (jnp.ravel(failed) > 0)).astype(jnp.float32), ids, sampler.num_bins)
-    rate = fails / jnp.maximum(count, 1.0)
-    ema = jnp.where(count > 0, config.ema * sampler.failure_ema + (1.0 - config.ema) * rate, sampler.failure_ema)
-    return sampler.replace(failure_ema=ema, visits=sampler.visits + count)
+    rate = fails / jnp.maximum(steps, 1.0)
+    ema = jnp.where(steps > 0, config.ema * sampler.failure_ema + (1.0 - config.ema) * rate, sampler.failure_ema)
+    return sampler.replace(failure_ema=ema, visits=sampler.visits + steps)
 
 
 def sampler_metrics(sampler: AdaptiveSampler, config: SamplerConfig) -> dict[str, jax.Array]:
     """Scalars to log: normalised entropy of the start distribution (1 = base-like spread), its largest
-    probability, the base-weighted failure rate estimate and the share of bins visited."""
+    probability, the base-weighted failure rate per step and the share of bins visited."""
     probs = bin_probabilities(sampler, config)
     entropy = -jnp.sum(jnp.where(probs > 0, probs * jnp.log(jnp.maximum(probs, 1e-30)), 0.0))
     return {
@@ -160,5 +168,5 @@ def sampler_metrics(sampler: AdaptiveSampler, config: SamplerConfig) -> dict[str
     }
 
 
-__all__ = ["AdaptiveSampler", "SamplerConfig", "bin_probabilities", "check_config", "draw_starts", "init_sampler",
-           "sampler_metrics", "update_sampler"]
+__all__ = ["AdaptiveSampler", "SamplerConfig", "bin_of", "bin_probabilities", "check_config", "draw_starts",
+           "init_sampler", "sampler_metrics", "update_sampler"]

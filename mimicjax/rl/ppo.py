@@ -6,11 +6,17 @@ The pieces, each a pure function of pytrees:
   * `TrainState`: parameters, optimiser state, observation statistics, RNG, counters, learning rate.
   * `ppo_update(train_state, rollout, config, symmetry)`: one PPO update (epochs x shuffled minibatches).
 
-The "old" policy PPO anchors to is the actor at the start of the update, evaluated on the stored
-observations after the observation statistics have taken in this rollout (the statistics are updated
-first so that the policy being trained is the one that acts next). The same anchor serves the mirrored
-samples of data augmentation and the clipped value loss. It equals the behaviour policy up to that
-refresh of the normaliser.
+The "old" policy PPO anchors to is the behaviour policy: the action distribution and log-probability
+stored in the rollout when the action was taken, and the value predicted then (for the clipped value
+loss). The observation statistics take in the rollout before the update, so the policy being trained is
+the one that acts next; the anchor is not recomputed under the new statistics. Mirrored samples of data
+augmentation have no behaviour distribution; their anchor is the actor at the start of the update. The
+KL-adaptive learning rate watches the KL to the actor at the start of the update (`approx_kl`: how far
+this update moved the policy); the KL to the behaviour policy, which also holds the normaliser's refresh,
+is logged as `behaviour_kl`.
+
+Actor and critic are separate networks with separate gradient-norm clips, so a large value gradient
+(returns here are sums of per-step rewards, tens to hundreds) never scales the policy's step down.
 """
 
 from __future__ import annotations
@@ -34,12 +40,15 @@ class PPOConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
-    value_clip_eps: float | None = 0.2  # None: plain squared error for the value
+    # None: plain squared error for the value. The default: returns here are sums of per-step rewards (tens
+    # to hundreds) and an absolute clip of 0.2 lets the value move only 0.2 per update; measured on the CPU
+    # recipe it learned more slowly (experiments/results/cpu_tracking.md).
+    value_clip_eps: float | None = None
     entropy_coef: float = 0.005
     value_coef: float = 1.0
     learning_rate: float = 1e-3
     adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = 1.0  # clipped for the actor and the critic separately
     epochs: int = 5
     minibatches: int = 4
     # KL-adaptive learning rate: after each minibatch's KL to the anchor policy, divide the rate when
@@ -114,17 +123,36 @@ class Rollout:
     terminated: jax.Array  # [T, N] float {0, 1}
     truncated: jax.Array  # [T, N] float {0, 1}
     values: jax.Array  # [T, N]: V(obs) when acting
+    log_probs: jax.Array  # [T, N]: log-probability of the action under the behaviour policy
+    action_mean: jax.Array  # [T, N, action_size]: the behaviour policy's mean (for the KL)
+    action_log_std: jax.Array  # [T, N, action_size]: its log standard deviation
     final_values: jax.Array  # [T, N]: V(final_obs); used where truncated
     last_values: jax.Array  # [N]: V of the observation after the last step
 
 
+def clip_each_network(max_norm: float) -> optax.GradientTransformation:
+    """Global-norm clipping applied to each top-level subtree ({"actor", "critic"}) on its own."""
+
+    def update(updates, state, params=None):
+        del params
+        clipped = {name: _clip_tree(tree, max_norm) for name, tree in updates.items()}
+        return clipped, state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def _clip_tree(tree, max_norm: float):
+    norm = optax.tree.norm(tree)
+    scale = jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12))
+    return jax.tree.map(lambda g: g * scale.astype(g.dtype), tree)
+
+
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
-    """Adam after global-norm clipping, with the learning rate injected so it can change every step."""
+    """Adam after per-network gradient-norm clipping, with the learning rate injected so it can change
+    every step."""
 
     def chain(learning_rate):
-        return optax.chain(
-            optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate, eps=config.adam_eps)
-        )
+        return optax.chain(clip_each_network(config.max_grad_norm), optax.adam(learning_rate, eps=config.adam_eps))
 
     return optax.inject_hyperparams(chain)(learning_rate=config.learning_rate)
 
@@ -275,6 +303,11 @@ def ppo_update(
         "action": _flatten_time(rollout.actions),
         "advantage": _flatten_time(advantages),
         "return": _flatten_time(returns),
+        # The behaviour policy and value, as stored when acting.
+        "old_mean": _flatten_time(rollout.action_mean),
+        "old_log_std": _flatten_time(rollout.action_log_std),
+        "old_log_prob": _flatten_time(rollout.log_probs),
+        "old_value": _flatten_time(rollout.values),
     }
     if config.mirror_augmentation:
         samples = augment(samples, symmetry)
@@ -294,12 +327,17 @@ def ppo_update(
         adv = samples["advantage"]
         samples["advantage"] = (adv - jnp.mean(adv)) / (jnp.std(adv) + 1e-8)
 
-    # The anchor ("old") policy and value: the networks at the start of the update.
-    old_mean, old_log_std = action_distribution(train_state, samples["actor_obs"])
-    samples["old_mean"] = old_mean
-    samples["old_log_std"] = old_log_std
-    samples["old_log_prob"] = nets.log_prob(old_mean, old_log_std, samples["action"])
-    samples["old_value"] = value(train_state, samples["critic_obs"])
+    # The actor at the start of the update (after the normaliser refresh): the KL of each minibatch step
+    # to it measures how far this update has moved the policy, which is what the adaptive rate controls.
+    start_mean, start_log_std = action_distribution(train_state, samples["actor_obs"])
+    samples["start_mean"], samples["start_log_std"] = start_mean, start_log_std
+    if config.mirror_augmentation:
+        # Mirrored samples were never acted on: their anchor is the actor at the start of the update.
+        half = num_samples // 2
+        samples["old_mean"] = samples["old_mean"].at[half:].set(start_mean[half:])
+        samples["old_log_std"] = samples["old_log_std"].at[half:].set(start_log_std[half:])
+        samples["old_log_prob"] = samples["old_log_prob"].at[half:].set(
+            nets.log_prob(start_mean[half:], start_log_std[half:], samples["action"][half:]))
     samples = jax.lax.stop_gradient(samples)
 
     loss_fn = functools.partial(_loss, train_state=train_state, config=config, symmetry=symmetry)
@@ -369,8 +407,9 @@ def _loss(params, minibatch, *, train_state: TrainState, config: PPOConfig, symm
         "value_loss": value_loss,
         "entropy": entropy,
         "approx_kl": jnp.mean(
-            nets.kl_divergence(minibatch["old_mean"], minibatch["old_log_std"], mean, log_std)
+            nets.kl_divergence(minibatch["start_mean"], minibatch["start_log_std"], mean, log_std)
         ),
+        "behaviour_kl": jnp.mean(nets.kl_divergence(minibatch["old_mean"], minibatch["old_log_std"], mean, log_std)),
         "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > config.clip_eps).astype(jnp.float32)),
         "action_std": jnp.mean(jnp.exp(log_std)),
     }

@@ -11,8 +11,9 @@ and the same code runs on several devices.
 
 Adaptive starts: where the env supports them (`env.init_sampler()` is not None), `rollout_state.sampler`
 holds a `motion.sampler.AdaptiveSampler`. Each rollout draws every env's next episode start from it
-(passed to `env.step` as `info["next_start"]`) and, at its end, updates it from the episodes that ended
-(failure = terminated), so the sampler is part of every checkpoint.
+(passed to `env.step` as `info["next_start"]`) and, at its end, updates it from every step taken: the
+bin of the clip time where the step happened and whether it failed (terminated), so a failure is
+charged to the moment it happened. The sampler is part of every checkpoint.
 """
 
 from __future__ import annotations
@@ -61,12 +62,12 @@ def shard_rollout_state(rollout_state: RolloutState, mesh) -> RolloutState:
 
 
 def draw_next_starts(env: Env, rollout_state: RolloutState, rng: jax.Array, num_steps: int):
-    """[num_steps, N] starts {"clip", "time", "bin"} for the episodes the envs begin, or None without a sampler."""
+    """[num_steps, N] starts {"clip", "time"} for the episodes the envs begin, or None without a sampler."""
     if rollout_state.sampler is None:
         return None
     num_envs = rollout_state.episode_length.shape[0]
-    clips, times, bins = sampler_lib.draw_starts(rollout_state.sampler, env.sampler_config, rng, num_steps * num_envs)
-    starts = {"clip": clips, "time": times, "bin": bins}
+    clips, times = sampler_lib.draw_starts(rollout_state.sampler, env.sampler_config, rng, num_steps * num_envs)
+    starts = {"clip": clips, "time": times}
     return jax.tree.map(lambda x: x.reshape(num_steps, num_envs), starts)
 
 
@@ -79,23 +80,20 @@ def step_envs(env: Env, env_state: State, action: jax.Array, next_start=None) ->
 
 
 def update_rollout_sampler(env: Env, rollout_state: RolloutState, events) -> tuple[RolloutState, dict]:
-    """Fold the rollout's ended episodes (`events`: start_bin, terminated, done, each [T, N]) into the
-    sampler; returns the new state and "sampler/..." metrics (none without a sampler)."""
+    """Fold the rollout's steps (`events` from `sampler_events`, each [T, N]) into the sampler; returns the
+    new state and "sampler/..." metrics (none without a sampler)."""
     if rollout_state.sampler is None:
         return rollout_state, {}
     config = env.sampler_config
-    sampler = sampler_lib.update_sampler(
-        rollout_state.sampler, config, events["start_bin"], events["terminated"], events["done"]
-    )
+    sampler = sampler_lib.update_sampler(rollout_state.sampler, config, events["bin"], events["terminated"])
     return rollout_state.replace(sampler=sampler), sampler_lib.sampler_metrics(sampler, config)
 
 
-def sampler_events(env_state: State, next_env_state: State):
-    """Per env: the start bin of the episode just stepped, whether it failed, whether it ended."""
+def sampler_events(env: Env, sampler, env_state: State, next_env_state: State):
+    """Per env: the sampler bin of the clip time the step started from, and whether the step failed."""
     return {
-        "start_bin": env_state.info["start_bin"],
+        "bin": sampler_lib.bin_of(sampler, env.sampler_config, env_state.info["clip"], env_state.info["time"]),
         "terminated": next_env_state.terminated,
-        "done": next_env_state.done,
     }
 
 
@@ -145,12 +143,13 @@ def collect_rollout(
         obs = state.env_state.obs
         mean, log_std = ppo.action_distribution(train_state, obs["actor"])
         action = nets.sample(step_rng, mean, log_std)
+        log_prob = nets.log_prob(mean, log_std, action)
         values = ppo.value(train_state, obs["critic"])
         next_env_state = step_envs(env, state.env_state, action, next_start)
         final_values = ppo.value(train_state, next_env_state.final_obs["critic"])
 
         next_state, totals = advance_episodes(totals, state, next_env_state)
-        events = sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
+        events = sampler_events(env, state.sampler, state.env_state, next_env_state) if state.sampler is not None else None
         transition = Rollout(
             actor_obs=obs["actor"],
             critic_obs=obs["critic"],
@@ -159,6 +158,9 @@ def collect_rollout(
             terminated=next_env_state.terminated,
             truncated=next_env_state.truncated,
             values=values,
+            log_probs=log_prob,
+            action_mean=mean,
+            action_log_std=jnp.broadcast_to(log_std, mean.shape),
             final_values=final_values,
             last_values=values,  # replaced below by V of the observation after the last step
         )

@@ -1,4 +1,4 @@
-"""`mimicjax train`, `mimicjax distill`, `mimicjax sweep`: the GenMimic training commands."""
+"""`mimicjax train`, `mimicjax distill`, `mimicjax sweep`, `mimicjax plot`: the GenMimic training commands."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ def register(subparsers) -> None:
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sweep.set_defaults(func=_lazy("mimicjax.train.sweep", "sweep_command"))
 
+    plot = subparsers.add_parser(
+        "plot",
+        help="learning curves of runs as a PNG (reward, episode length, terminations, keypoint error, eval success)",
+        description="Plot the learning curves of one or more train/distill runs against env steps and wall-clock "
+        "time, from their scalars.jsonl (and the eval JSONs of evaluated checkpoints).",
+    )
+    plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    plot.add_argument("--out", required=True, metavar="OUT.png")
+    plot.add_argument("--smooth", type=int, default=20, metavar="N", help="moving average over N iterations (default 20)")
+    plot.add_argument("--labels", nargs="+", default=None, metavar="NAME", help="one label per run (default: folder names)")
+    plot.set_defaults(func=plot_command)
+
 
 def _add_run_arguments(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
     parser.add_argument(
@@ -48,6 +60,18 @@ def _add_run_arguments(parser: argparse.ArgumentParser, config_required: bool = 
         help="override a config field, e.g. --set ppo.learning_rate=3e-4 (repeatable)",
     )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
+
+
+def plot_command(args) -> int:
+    from mimicjax.errors import ReportedError
+    from mimicjax.train.plots import plot_runs
+
+    if args.labels and len(args.labels) != len(args.run_dirs):
+        raise ReportedError(f"--labels gives {len(args.labels)} names for {len(args.run_dirs)} runs")
+    if args.smooth < 1:
+        raise ReportedError(f"--smooth must be at least 1, got {args.smooth}")
+    print(f"wrote {plot_runs(args.run_dirs, args.out, smooth=args.smooth, labels=args.labels)}")
+    return 0
 
 
 def _lazy(module_name: str, function_name: str):

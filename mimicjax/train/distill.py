@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from mimicjax import config as config_lib
-from mimicjax.config import ConfigError, ExperimentConfig
+from mimicjax.config import ConfigError, DistillConfig, ExperimentConfig
 
 STUDENT = "student"
 TEACHER = "teacher"
@@ -292,7 +292,7 @@ def distill_iteration(student_state, teacher_state, rollout_state, *, env, confi
         student_action = dagger.student_mean_action(student_state, obs[STUDENT])
         action = dagger.mixed_action(step_rng, beta, teacher_action, student_action)
         next_env_state = rollout_lib.step_envs(env, state.env_state, action, next_start)
-        events = rollout_lib.sampler_events(state.env_state, next_env_state) if state.sampler is not None else None
+        events = rollout_lib.sampler_events(env, state.sampler, state.env_state, next_env_state) if state.sampler is not None else None
         state, totals = rollout_lib.advance_episodes(totals, state, next_env_state)
         sample = {"obs": obs[STUDENT], "teacher_action": teacher_action}
         gap = jnp.mean(jnp.square(student_action - teacher_action))
@@ -368,6 +368,18 @@ def restore_distill(run: DistillRun, checkpoints) -> int:
     return step
 
 
+def check_beta_schedule(config: DistillConfig) -> None:
+    """DAgger must hand over to the student inside the run: beta reaches 0 before the last iterations."""
+    decay = config.dagger.beta_decay_iterations
+    if decay > config.iterations:
+        raise ConfigError(
+            f"distill.dagger.beta_decay_iterations ({decay}) exceeds distill.iterations ({config.iterations}): the "
+            f"teacher would still act {config.dagger.initial_beta * (1 - config.iterations / decay):.0%} of the time at the "
+            f"end, so the student is never tested on its own states; set beta_decay_iterations <= iterations "
+            f"(e.g. --set distill.dagger.beta_decay_iterations={max(1, config.iterations // 2)})"
+        )
+
+
 def distill(
     config: ExperimentConfig,
     run_dir: str | Path,
@@ -405,6 +417,7 @@ def distill(
         config = dataclasses.replace(saved, distill=config.distill)
     elif teacher_dir is None:
         raise ConfigError("a new distillation run needs --teacher-dir")
+    check_beta_schedule(config.distill)
     if run is None:
         library = library if library is not None else load_motions(config)
         run = build_distill(config, library)

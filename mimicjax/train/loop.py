@@ -144,6 +144,7 @@ def train(
             steps_per_iteration = config.train.num_envs * config.train.rollout_steps
             iterations = range(start, config.train.iterations)
             bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
+            loop_started = time.perf_counter()
             for iteration in bar:
                 started = time.perf_counter()
                 train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
@@ -155,18 +156,26 @@ def train(
                 metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
                 metrics["perf/iteration_s"] = elapsed
                 metrics["perf/env_steps"] = run.env_steps
+                if iteration == start:
+                    metrics["perf/first_iteration_s"] = elapsed  # compile (or cache load) + one iteration
                 done = iteration + 1
-                if done % config.train.log_every == 0 or done == config.train.iterations:
+                out_of_time = 0 < config.train.max_minutes * 60.0 <= time.perf_counter() - loop_started
+                last = done == config.train.iterations or out_of_time
+                if done % config.train.log_every == 0 or last:
                     logger.scalars(metrics, step=done)
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(reward=f"{float(metrics['reward/mean']):.3f}", sps=f"{metrics['perf/env_steps_per_s']:.0f}")
-                if done % config.train.checkpoint_every == 0 or done == config.train.iterations:
+                if done % config.train.checkpoint_every == 0 or last:
                     checkpoints.save(
                         done, checkpoint_state(run), config=config_lib.to_dict(config),
                         metadata={"env_steps": run.env_steps, "iteration": done},
                     )
                 if on_iteration is not None:
                     on_iteration(done, metrics)
+                if out_of_time and not done == config.train.iterations:
+                    print(f"train.max_minutes ({config.train.max_minutes:g}) reached after {done} iterations; "
+                          f"--resume continues the run", flush=True)
+                    break
         checkpoints.wait()
     return run
 

@@ -40,7 +40,7 @@ def test_observation_sizes(tracking_env, tracking_library, start):
     sizes = env.observation_size
     n, k = 29, len(g1.spec("29dof").keypoint_bodies)
     assert sizes["actor"] == sizes["teacher"] == sizes["critic"]
-    assert sizes["student"] == 5 * (3 * n + 6) + 4 * k * 3
+    assert sizes["student"] == 5 * (3 * n + 6) + 4 * (k * 3 + 9)
     for name, size in sizes.items():
         assert start.obs[name].shape == (B, size), name
         assert np.all(np.isfinite(np.asarray(start.obs[name])))
@@ -51,7 +51,7 @@ def test_observation_sizes(tracking_env, tracking_library, start):
 
     env23 = TrackingEnv(TrackingConfig(sim=sim_lib.SimConfig(variant="23dof", impl="jax")), synthetic_library("23dof", mirror=False))
     assert env23.action_size == 23
-    assert env23.observation_size["student"] == 5 * (3 * 23 + 6) + 4 * k * 3
+    assert env23.observation_size["student"] == 5 * (3 * 23 + 6) + 4 * (k * 3 + 9)
     # Six joints fewer in ten per-joint vectors (joints, velocities, last action, 4 goal frames, 3 randomisations).
     assert env23.observation_size["critic"] == sizes["critic"] - 6 * 10
     student = TrackingEnv(TrackingConfig(observations=obs_lib.ObservationConfig(actor="student")), tracking_library, sim=env.sim)
@@ -231,3 +231,56 @@ def test_observations_are_invariant_to_where_the_motion_happens(eval_tracking_en
     here, there = jax.jit(lambda: (observe(False), observe(True)))()
     for name in ("critic", "student"):
         np.testing.assert_allclose(np.asarray(there[name]), np.asarray(here[name]), atol=2e-4, err_msg=name)
+
+
+def test_the_student_needs_no_global_position_or_yaw(eval_tracking_env):
+    """Deployable: moving and turning the robot alone (about z), the reference left where it is, changes
+    nothing the student sees (the teacher's robot-relative goals do change)."""
+    env, _ = eval_tracking_env
+    from mimicjax.envs import randomization as rand_lib
+    from mimicjax.math.rotations import quat_rotate
+
+    turn = axis_angle_to_quat(jnp.array([0.0, 0.0, -1.3]))
+    shift = jnp.array([-2.0, 4.0, 0.0])
+
+    def observe(moved: bool):
+        future = env._sample_reference(jnp.int32(0), jnp.float32(1.1))
+        qpos, qvel = obs_lib.reference_qpos_qvel(jax.tree.map(lambda x: x[0], future))
+        qpos = qpos.at[7:].add(0.05)  # the robot is not exactly on the reference
+        if moved:
+            qpos = qpos.at[:3].set(quat_rotate(turn, qpos[:3]) + shift).at[3:7].set(quat_multiply(turn, qpos[3:7]))
+            qvel = qvel.at[:3].set(quat_rotate(turn, qvel[:3]))  # angular velocity is in the pelvis frame
+        robot = obs_lib.robot_body_state(env.tree, qpos, qvel)
+        params = rand_lib.nominal(len(env.tree.parents), env.action_size)
+        obs, _ = env._observe(robot, future, jnp.zeros(env.action_size), params, None, jnp.zeros(env._noise_size))
+        return obs
+
+    here, there = jax.jit(lambda: (observe(False), observe(True)))()
+    np.testing.assert_allclose(np.asarray(there["student"]), np.asarray(here["student"]), atol=2e-4)
+    assert not np.allclose(np.asarray(there["teacher"]), np.asarray(here["teacher"]), atol=1e-2)
+    layout = obs_lib.unflatten(env.student_layout, here["student"])
+    assert set(obs_lib.STUDENT_GOAL_BLOCKS) <= set(layout)
+
+
+def test_delayed_envs_start_from_the_reference_action(tracking_env, start):
+    """At reset the delay buffer and the previous action hold the action of the reference pose, so an env
+    whose actions arrive a step late keeps its start pose instead of jolting to the default pose."""
+    env, _, step = tracking_env
+    frame = sample(env.library, start.info["clip"], start.info["time"])
+    held = np.asarray((frame.joint_pos - env.default_pose) / env.action_scale)
+    buffer = np.asarray(start.info["action_buffer"])
+    assert buffer.shape == (B, env.config.randomization.max_action_delay + 1, env.action_size)
+    np.testing.assert_allclose(buffer, np.broadcast_to(held[:, None], buffer.shape), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(start.info["last_action"]), held, rtol=1e-5, atol=1e-5)
+
+    params = start.info["params"].replace(action_delay=jnp.ones(B, jnp.int32), joint_offset=jnp.zeros_like(start.info["params"].joint_offset))
+    delayed = _with(start, params=params, push_countdown=jnp.full(B, 1e9))
+    reference = sample(env.library, start.info["clip"], start.info["time"] + env.dt)
+
+    def joint_error(buffer):
+        after = step(_with(delayed, action_buffer=buffer), _reference_actions(env, delayed))
+        return np.abs(np.asarray(after.data.qpos[:, 7:]) - np.asarray(reference.joint_pos)).mean()
+
+    held_error = joint_error(delayed.info["action_buffer"])
+    default_error = joint_error(jnp.zeros_like(delayed.info["action_buffer"]))  # a buffer of default-pose actions
+    assert held_error < 0.75 * default_error, (held_error, default_error)

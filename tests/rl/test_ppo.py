@@ -142,3 +142,50 @@ def test_ppo_improves_the_toy_task():
     assert np.mean(distances[-5:]) < 0.5 * distances[0], distances
     assert np.isfinite(float(metrics["episode/return"])) and float(metrics["episode/count"]) > 0
     assert float(metrics["ppo/explained_variance"]) > 0.5
+
+
+def test_the_rollout_stores_the_behaviour_policy(batch):
+    train_state, rollout = batch
+    # The first step acted with the initial normaliser: its stored distribution is that policy's.
+    assert rollout.log_probs.shape == (16, 16) and rollout.action_mean.shape == rollout.actions.shape
+    expected = nets.log_prob(rollout.action_mean, rollout.action_log_std, rollout.actions)
+    np.testing.assert_allclose(rollout.log_probs, expected, rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(np.asarray(rollout.log_probs)))
+
+
+def test_ppo_anchors_to_the_stored_behaviour_log_probs(batch):
+    """The ratio's denominator is the rollout's log-probability, not one recomputed after the normaliser
+    update: shifting the stored log-probabilities far down clips every ratio at the first step."""
+    train_state, rollout = batch
+    one_step = dataclasses.replace(BASE, epochs=1, minibatches=1, adaptive_lr=False)
+    _, as_stored = update(train_state, rollout, one_step)
+    _, shifted = update(train_state, rollout.replace(log_probs=rollout.log_probs - 10.0), one_step)
+    assert float(as_stored["clip_fraction"]) < 0.5
+    assert float(shifted["clip_fraction"]) == pytest.approx(1.0)
+
+
+def test_actor_and_critic_gradients_are_clipped_separately():
+    grads = {"actor": {"w": jnp.full((4,), 0.1)}, "critic": {"w": jnp.full((4,), 100.0)}}
+    clip = ppo.clip_each_network(1.0)
+    clipped, _ = clip.update(grads, clip.init(grads))
+    np.testing.assert_allclose(clipped["actor"]["w"], grads["actor"]["w"])  # small: untouched by the critic's norm
+    assert float(optax_norm(clipped["critic"])) == pytest.approx(1.0, rel=1e-5)
+
+
+def optax_norm(tree):
+    import optax
+
+    return optax.tree.norm(tree)
+
+
+def test_the_adaptive_rate_watches_this_update_not_the_normaliser_refresh(batch):
+    """A normaliser refresh that moves the policy away from the behaviour policy (here: observations far
+    from the statistics it was acting with) shows in `behaviour_kl`; `approx_kl`, which the adaptive
+    learning rate follows, starts at 0 because no gradient step has been taken yet."""
+    train_state, rollout = batch
+    shifted = rollout.replace(actor_obs=rollout.actor_obs * 50.0 + 20.0)
+    one_step = dataclasses.replace(BASE, epochs=1, minibatches=1)
+    _, metrics = update(train_state, shifted, one_step)
+    assert float(metrics["behaviour_kl"]) > 1e-5  # the initial actor barely depends on its input (small last layer)
+    assert float(metrics["approx_kl"]) < 1e-6
+    assert float(metrics["learning_rate"]) >= BASE.learning_rate  # not cut by the refresh

@@ -56,7 +56,7 @@ def test_round_trip_is_bit_exact(tmp_path, full_state):
     for target in (jax.eval_shape(lambda: full_state), full_state):
         assert_identical(checkpoint.restore(tmp_path, target=target), full_state)
     config = checkpoint.read_config(tmp_path)
-    assert config["minibatches"] == 2 and config["value_clip_eps"] == 0.2
+    assert config["minibatches"] == 2 and config["value_clip_eps"] is None
     assert checkpoint.read_metadata(tmp_path, 17) == {"env_steps": 17 * 1024, "git": "abc"}
     # The PRNG stream continues where it left off.
     restored = checkpoint.restore(tmp_path, target=full_state)

@@ -34,7 +34,9 @@ def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     assert [r["step"] for r in records] == [1, 2]
     for record in records:
         assert any("dagger" in tag for tag in record)
-        assert math.isfinite(record["dagger/loss"]) and record["dagger/beta"] == pytest.approx(1.0, abs=0.01)
+        # beta falls linearly from 1 over beta_decay_iterations (logged before each iteration's update)
+        expected_beta = max(0.0, 1.0 - (record["step"] - 1) / student.config.distill.dagger.beta_decay_iterations)
+        assert math.isfinite(record["dagger/loss"]) and record["dagger/beta"] == pytest.approx(expected_beta, abs=0.01)
         assert math.isfinite(record["env/error/keypoint"]) and record["perf/env_steps_per_s"] > 0
     events = read_event_scalars(student.run_dir)
     assert [step for step, _ in events["dagger/loss"]] == [1, 2]
@@ -100,6 +102,17 @@ def test_distill_config_comes_from_the_teacher_and_guards_it(teacher_dir, studen
     with pytest.raises(ConfigError, match="minibatches"):
         distill.check_batch(dataclasses.replace(config, distill=dataclasses.replace(
             config.distill, rollout_steps=3, dagger=dataclasses.replace(config.distill.dagger, minibatches=5))), 1)
+
+
+def test_the_beta_schedule_must_hand_over_inside_the_run(teacher_dir, tmp_path):
+    from mimicjax.config import ConfigError
+    from mimicjax.train import distill
+
+    config = distill.resolve_config(teacher_dir, overrides=["distill.iterations=150", "distill.dagger.beta_decay_iterations=1000"])
+    with pytest.raises(ConfigError, match="beta_decay_iterations.*1000.*exceeds distill.iterations.*150"):
+        distill.distill(config, tmp_path / "late", teacher_dir=teacher_dir, show_progress=False)
+    assert not (tmp_path / "late").exists()  # refused before anything was built or written
+    distill.check_beta_schedule(dataclasses.replace(config.distill, iterations=1000))
 
 
 def test_non_finite_loss_stops_the_run(tmp_path):

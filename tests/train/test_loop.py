@@ -12,7 +12,7 @@ from mimicjax import cli
 from mimicjax import config as config_lib
 from mimicjax.train import loop
 from mimicjax.train.checkpoint import Checkpoints
-from mimicjax.train.logging import read_event_scalars
+from mimicjax.train.logging import read_event_scalars, read_jsonl
 from tests.conftest import PROJECT_ROOT
 
 SMOKE = PROJECT_ROOT / "experiments" / "smoke.py"
@@ -114,6 +114,18 @@ def test_non_finite_losses_stop_the_run_and_keep_the_last_good_checkpoint(straig
     with pytest.raises(loop.TrainingDiverged, match=r"non-finite ppo/value_loss at iteration 5.*checkpoint 4"):
         loop.train(smoke_config(6), run_dir, resume=True, show_progress=False)
     assert Checkpoints(run_dir / "checkpoints").latest_step() == 4
+
+
+def test_a_time_limit_stops_with_a_checkpoint_that_resumes(tmp_path, capsys):
+    config = config_lib.apply_overrides(smoke_config(3), ["train.max_minutes=1e-9", "train.checkpoint_every=10"])
+    run = loop.train(config, tmp_path, show_progress=False)
+    assert run.env_steps == config.train.num_envs * config.train.rollout_steps  # one iteration, then out of time
+    assert Checkpoints(tmp_path / "checkpoints").latest_step() == 1
+    assert "max_minutes" in capsys.readouterr().out
+    rows = read_jsonl(tmp_path / "scalars.jsonl")
+    assert rows[0]["perf/first_iteration_s"] > 0
+    resumed = loop.train(config_lib.apply_overrides(config, ["train.max_minutes=0"]), tmp_path, resume=True, show_progress=False)
+    assert resumed.env_steps == 3 * config.train.num_envs * config.train.rollout_steps
 
 
 def test_overrides_are_checked_against_the_config():
