@@ -17,6 +17,7 @@ import ast
 import dataclasses
 import importlib.util
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -49,6 +50,10 @@ class TrainConfig:
     # Stop (with a checkpoint) once the iterations have taken this many minutes of wall time; 0: no limit.
     # `--resume` continues such a run.
     max_minutes: float = 0.0
+
+    def __post_init__(self):
+        if not (self.max_minutes >= 0 and math.isfinite(self.max_minutes)):
+            raise ValueError(f"train.max_minutes must be a finite number of minutes >= 0 (0: no limit), got {self.max_minutes}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,8 +51,9 @@ class PPOConfig:
     max_grad_norm: float = 1.0  # clipped for the actor and the critic separately
     epochs: int = 5
     minibatches: int = 4
-    # KL-adaptive learning rate: after each minibatch's KL to the anchor policy, divide the rate when
-    # KL > 2 * desired_kl and multiply it when KL < desired_kl / 2, within [min, max].
+    # KL-adaptive learning rate: after each minibatch step, from its KL to the actor at the start of the
+    # update, divide the rate when KL > 2 * desired_kl and multiply it when KL < desired_kl / 2, within
+    # [min, max].
     adaptive_lr: bool = True
     desired_kl: float = 0.01
     lr_decrease_factor: float = 0.5

@@ -172,7 +172,7 @@ def train(
                     )
                 if on_iteration is not None:
                     on_iteration(done, metrics)
-                if out_of_time and not done == config.train.iterations:
+                if out_of_time and done != config.train.iterations:
                     print(f"train.max_minutes ({config.train.max_minutes:g}) reached after {done} iterations; "
                           f"--resume continues the run", flush=True)
                     break

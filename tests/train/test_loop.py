@@ -128,6 +128,11 @@ def test_a_time_limit_stops_with_a_checkpoint_that_resumes(tmp_path, capsys):
     assert resumed.env_steps == 3 * config.train.num_envs * config.train.rollout_steps
 
 
+def test_a_negative_time_limit_is_refused():
+    with pytest.raises(ValueError, match="train.max_minutes"):
+        config_lib.TrainConfig(max_minutes=-1.0)
+
+
 def test_overrides_are_checked_against_the_config():
     config = smoke_config(2)
     assert config_lib.apply_overrides(config, ["ppo.learning_rate=3e-4"]).ppo.learning_rate == 3e-4
