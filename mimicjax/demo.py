@@ -41,14 +41,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=demo_command)
 
 
-def is_run_dir(path: Path) -> bool:
-    """Whether `path` holds a checkpoint saved with its config (checkpoints/<step>/config)."""
-    checkpoints = Path(path) / "checkpoints"
-    return checkpoints.is_dir() and any(
-        step.name.isdigit() and (step / "config").exists() for step in checkpoints.iterdir()
-    )
-
-
 def shipped_policy_dir(kind: str = "student", root: str | Path | None = None) -> Path | None:
     """The run directory of the shipped policy of `kind` ("student" or "teacher"), or None.
 
@@ -56,13 +48,15 @@ def shipped_policy_dir(kind: str = "student", root: str | Path | None = None) ->
     (case-insensitive) that are a run directory or hold one directly inside; with several, the last by
     name (e.g. the highest version suffix).
     """
+    from mimicjax.train.distill import has_checkpoints
+
     root = Path(POLICIES_DIR if root is None else root)
     if not root.is_dir():
         return None
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and kind.lower() in p.name.lower()):
         for candidate in [folder, *sorted(c for c in folder.iterdir() if c.is_dir())]:
-            if is_run_dir(candidate):
+            if has_checkpoints(candidate):
                 found.append(candidate)
                 break
     return found[-1] if found else None

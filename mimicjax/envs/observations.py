@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from mimicjax.math.rotations import quat_conjugate, quat_multiply, quat_rotate, quat_to_matrix
+from mimicjax.math.rotations import heading_quat, quat_conjugate, quat_multiply, quat_rotate, quat_to_matrix
 
 # ------------------------------------------------------------------------------------------- config
 
@@ -359,14 +359,6 @@ def add_keypoint_noise(goal_keypoints, noise: NoiseConfig, u):
     return goal_keypoints + noise.keypoints * u.reshape(goal_keypoints.shape)
 
 
-def heading_quat(root_quat):
-    """The yaw-only part of wxyz quaternions (rotation about world z that turns x to the root's heading)."""
-    forward = quat_rotate(root_quat, jnp.broadcast_to(jnp.array([1.0, 0.0, 0.0], root_quat.dtype), root_quat.shape[:-1] + (3,)))
-    yaw = jnp.arctan2(forward[..., 1], forward[..., 0])
-    zeros = jnp.zeros_like(yaw)
-    return jnp.stack([jnp.cos(0.5 * yaw), zeros, zeros, jnp.sin(0.5 * yaw)], axis=-1)
-
-
 def student_goal_values(now, future) -> dict:
     """The student's goal blocks from the reference alone (`now`: the current reference `MotionFrame`,
     `future`: one with a leading (T,) axis), in the current reference's heading frame."""
@@ -421,7 +413,7 @@ def privileged_values(
 
 __all__ = [
     "Block", "BodyState", "NoiseConfig", "ObservationConfig", "add_keypoint_noise", "add_proprio_noise", "body_state",
-    "capsule_lowest_points", "flatten", "goal_keypoints_in_root", "gravity_in_root", "heading_quat", "layout_size",
+    "capsule_lowest_points", "flatten", "goal_keypoints_in_root", "gravity_in_root", "layout_size",
     "layout_slices", "layout_table", "privileged_layout", "privileged_values", "proprio_layout", "proprio_values",
     "proprio_noise_size", "reference_body_state", "reference_qpos_qvel", "relative_rot6d", "robot_body_state", "rot6d",
     "STUDENT_GOAL_BLOCKS", "student_goal_values", "student_layout", "to_root_frame", "unflatten", "vector_to_root_frame",

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from mimicjax.math.rotations import quat_conjugate, quat_multiply, quat_rotate, quat_to_axis_angle
+from mimicjax.math.rotations import heading_quat, quat_conjugate, quat_multiply, quat_rotate, quat_to_axis_angle
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,14 +159,6 @@ def termination(terminated):
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-def heading_quat(quat):
-    """The yaw-only part of wxyz orientations (rotation about world z)."""
-    w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
-    yaw = jnp.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-    zero = jnp.zeros_like(yaw)
-    return jnp.stack([jnp.cos(0.5 * yaw), zero, zero, jnp.sin(0.5 * yaw)], axis=-1)
 
 
 def anchor_reference(points, ref_root_pos, ref_root_quat, root_pos, root_quat):

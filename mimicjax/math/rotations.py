@@ -172,3 +172,11 @@ def wxyz_to_xyzw(quat):
 
 def xyzw_to_wxyz(quat):
     return jnp.concatenate([quat[..., 3:], quat[..., :3]], axis=-1)
+
+
+def heading_quat(quat):
+    """The yaw-only part of wxyz orientations (rotation about world z)."""
+    w, x, y, z = quat[..., 0], quat[..., 1], quat[..., 2], quat[..., 3]
+    yaw = jnp.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    zero = jnp.zeros_like(yaw)
+    return jnp.stack([jnp.cos(0.5 * yaw), zero, zero, jnp.sin(0.5 * yaw)], axis=-1)
