@@ -8,7 +8,7 @@ GenMimic's ingredients are on: keypoint-weighted tracking reward (end effectors 
 body), symmetry loss, adaptive failure-based starts, sensor noise on what the actor sees. Domain
 randomisation (masses, friction, gains, pushes, delays) is off to fit the CPU budget; the evaluation
 targets are measured without it too. The GPU recipe (`experiments/g1_tracking.py`) keeps it on.
-Sized for about one hour of teacher training at ~1,300 env steps/s (64 envs, one core); the results and
+Sized for an hour or two of teacher training at ~630 env steps/s (64 envs, one core); the results and
 exact commands are in `experiments/results/cpu_tracking.md`.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mimicjax.errors import ReportedError
@@ -20,6 +21,7 @@ COMMAND_MODULES = (
     "mimicjax.motion.commands",
     "mimicjax.train.commands",
     "mimicjax.eval.commands",
+    "mimicjax.deploy.commands",
     "mimicjax.bench.commands",
     "mimicjax.translate.commands",
 )
@@ -45,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except (ReportedError, FileNotFoundError, ValueError) as error:
-        # Bad input is the user's to fix: say what and where, without a traceback.
+    except BrokenPipeError:
+        # The reader of our output went away (`mimicjax motions info | head -1`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (ReportedError, ValueError, OSError) as error:
+        # Bad input (or an unwritable path, a full disk) is the user's to fix: say what and where, without a
+        # traceback. OSError covers missing files, permissions and folders given where a file belongs.
         print(f"mimicjax {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -29,6 +29,33 @@ from mimicjax.rl.networks import NetworkConfig
 from mimicjax.rl.ppo import PPOConfig
 
 
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message says how to fix it."""
+
+
+def check_counts(config, section: str, names: tuple[str, ...]) -> None:
+    """Each named field of `config` is an int >= 1 (not a bool); errors name `section.field`."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{section}.{name} must be a whole number >= 1, got {value!r}")
+
+
+def non_finite_fields(node, prefix: str = ""):
+    """(dotted path, value) of every non-finite float in a (nested) config dataclass, tuples included."""
+    def walk(value, path):
+        if dataclasses.is_dataclass(value):
+            for field in dataclasses.fields(value):
+                yield from walk(getattr(value, field.name), f"{path}.{field.name}" if path else field.name)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                yield from walk(item, path)
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield path, value
+
+    yield from walk(node, prefix)
+
+
 @dataclasses.dataclass(frozen=True)
 class MotionsConfig:
     """Where the reference motions come from."""
@@ -52,8 +79,10 @@ class TrainConfig:
     max_minutes: float = 0.0
 
     def __post_init__(self):
+        check_counts(self, "train", ("num_envs", "rollout_steps", "iterations", "checkpoint_every",
+                                     "keep_checkpoints", "log_every"))
         if not (self.max_minutes >= 0 and math.isfinite(self.max_minutes)):
-            raise ValueError(f"train.max_minutes must be a finite number of minutes >= 0 (0: no limit), got {self.max_minutes}")
+            raise ConfigError(f"train.max_minutes must be a finite number of minutes >= 0 (0: no limit), got {self.max_minutes}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +93,9 @@ class DistillConfig:
     rollout_steps: int = 24
     dagger: DAggerConfig = DAggerConfig()
     student_network: NetworkConfig = NetworkConfig()
+
+    def __post_init__(self):
+        check_counts(self, "distill", ("iterations", "rollout_steps"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +109,11 @@ class ExperimentConfig:
     train: TrainConfig = TrainConfig()
     distill: DistillConfig = DistillConfig()
 
-
-class ConfigError(ValueError):
-    """A configuration file or override that cannot be used; the message says how to fix it."""
+    def __post_init__(self):
+        # A non-finite number (e.g. `--set ppo.learning_rate=1e999`) would be saved as text and poison the
+        # run's config; no field of an experiment has a use for one.
+        for path, value in non_finite_fields(self):
+            raise ConfigError(f"{path}={value!r} is not a finite number; give a finite value")
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
@@ -138,6 +172,8 @@ def _parse_value(text: str, hint, current, full_path: str):
         value = text  # a bare word is a string
     if isinstance(value, list):
         value = tuple(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{full_path}={text!r}: not a finite number")
     if not _matches(value, hint):
         raise ConfigError(
             f"{full_path}={text!r}: expected {_type_name(hint)}, got {type(value).__name__}"
@@ -161,6 +197,8 @@ def _matches(value, hint) -> bool:
         return value is None
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:  # True is an int to Python, never a count to a user
+        return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
@@ -192,3 +230,60 @@ def from_dict(cls, data: dict):
         else:
             values[name] = value
     return cls(**values)
+
+
+# ---- resuming a run with a changed config ------------------------------------------------------------
+
+# What `--resume` may change: how long and how often (train.*, distill.iterations), the learning rates
+# and objective (ppo.*, env.rewards.*, env.terminations.*, distill.dagger.*) and the episode limit.
+# Everything else shapes the saved state or what it means (robot, networks, observations, env count,
+# motions, randomisation buffers) and must stay as the run has it.
+RESUME_MAY_CHANGE = (
+    "name", "train.", "ppo.", "env.rewards.", "env.terminations.", "env.episode_seconds",
+    "distill.iterations", "distill.dagger.",
+)
+RESUME_MUST_KEEP = ("train.num_envs", "ppo.normalize_observations", "ppo.obs_clip")
+
+
+def flat_fields(config, prefix: str = "") -> dict[str, Any]:
+    """{dotted path: value} of every leaf field of a (nested) config dataclass."""
+    out = {}
+    for field in dataclasses.fields(config):
+        value, path = getattr(config, field.name), f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(value):
+            out.update(flat_fields(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def config_changes(saved, requested) -> list[tuple[str, Any, Any]]:
+    """(dotted path, saved value, requested value) of every field where the two configs differ."""
+    old, new = flat_fields(saved), flat_fields(requested)
+    return [(path, old[path], new[path]) for path in old if old[path] != new[path]]
+
+
+def may_change_on_resume(path: str) -> bool:
+    if any(path == keep or path.startswith(keep + ".") for keep in RESUME_MUST_KEEP):
+        return False
+    return any(path == allowed or (allowed.endswith(".") and path.startswith(allowed)) for allowed in RESUME_MAY_CHANGE)
+
+
+def resume_config(saved, requested, run_dir) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    """The config a resumed run continues with, and the changes it applies: `requested` when every field
+    where it differs from `saved` may change on resume, else a ConfigError naming each field that may not."""
+    changes = config_changes(saved, requested)
+    refused = [(path, old, new) for path, old, new in changes if not may_change_on_resume(path)]
+    if refused:
+        lines = "\n".join(f"  {path}: the run has {old!r}, the request {new!r}" for path, old, new in refused)
+        raise ConfigError(
+            f"--resume cannot change what the run in {run_dir} was built with:\n{lines}\n"
+            f"Keep these as the run has them (see {run_dir}/config.json), or start a new --run-dir. A resumed run "
+            f"may change: {', '.join(p.rstrip('.') + ('.*' if p.endswith('.') else '') for p in RESUME_MAY_CHANGE)} "
+            f"(but not {', '.join(RESUME_MUST_KEEP)})."
+        )
+    return requested, changes
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
+    return "; ".join(f"{path}: {old!r} -> {new!r}" for path, old, new in changes)

@@ -159,8 +159,8 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"  {SHIPPED_STUDENT_JSON:<20} its success rate and keypoint errors per clip")
     elif shipped:
         print(f"  (the shipped student's evaluation failed, exit {shipped}: see its messages above)")
-    print(f"  reference_walk.mp4   the retargeted walk with its goal keypoints")
-    print(f"  student.mp4          the distilled student tracking the whole walk (its reference as a ghost) in MJX")
-    print(f"  student_eval.json    success rate and keypoint errors per clip")
+    print("  reference_walk.mp4   the retargeted walk with its goal keypoints")
+    print("  student.mp4          the distilled student tracking the whole walk (its reference as a ghost) in MJX")
+    print("  student_eval.json    success rate and keypoint errors per clip")
     print(f"  teacher/, student/   TensorBoard runs and checkpoints: tensorboard --logdir {out}")
     return 0

@@ -48,3 +48,54 @@ def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `target`; on success it is renamed to `target` (replacing an
+    existing one only when `overwrite`), on failure it is removed."""
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if target.exists():
+            if not overwrite:
+                raise FileExistsError(f"{target} already exists")
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def check_writable_file(target: str | os.PathLike | None, option: str) -> None:
+    """Fail before any work when `target` (the file an option names) cannot be written: it is a folder,
+    or its folder cannot be created or written. Creates the folder, as the write later would."""
+    from mimicjax.errors import ReportedError
+
+    if target is None or str(target) == "":
+        return
+    target = Path(target)
+    if target.is_dir():
+        raise ReportedError(f"{option} {target} is a folder; give a file path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise ReportedError(f"{option} {target} cannot be written ({error.strerror or error}); choose another path") from None

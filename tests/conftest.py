@@ -16,6 +16,27 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 
 
+# ---- parallel runs (pytest-xdist with `--dist loadgroup`, as scripts/test.sh runs the suite) -----------
+# A worker runs whole groups. Each test file is a group of its own (its module fixtures are built once),
+# except the files below, which share a session fixture or compiled programs (through the persistent
+# compilation cache) and so run on one worker, one after another.
+SHARED_WORK_GROUPS = {
+    "tiny_runs": ("tests/deploy/test_export.py", "tests/eval/test_eval.py", "tests/reliability/test_damaged_checkpoints.py",
+                  "tests/train/test_distill.py"),
+    "tracking_env": ("tests/envs/test_mirror.py", "tests/envs/test_tracking.py"),
+    "training_programs": ("tests/bench/test_bench_train.py", "tests/test_notebooks.py", "tests/train/test_sweep.py"),
+}
+_GROUP_OF_FILE = {file: group for group, files in SHARED_WORK_GROUPS.items() for file in files}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            file = item.path.relative_to(PROJECT_ROOT).as_posix()
+            item.add_marker(pytest.mark.xdist_group(_GROUP_OF_FILE.get(file, file)))
+
+
 def reference_file(relative: str) -> Path:
     """Path of a reference file, or skip the calling test when it is not on this machine."""
     path = REFERENCE_DIR / relative

@@ -32,8 +32,9 @@ def register(subparsers) -> None:
 
 def _runner(module_name: str):
     def run(args: argparse.Namespace) -> int:
-        from mimicjax.io_utils import atomic_write_text
+        from mimicjax.io_utils import atomic_write_text, check_writable_file
 
+        check_writable_file(args.json, "--json")
         result = importlib.import_module(module_name).run(args)
         text = json.dumps(result, indent=2, sort_keys=True)
         print(text)

@@ -460,7 +460,7 @@ class TrackingEnv(Env):
         future: the reference from `_sample_reference`; u_noise: `_noise_size` U[-1, 1] numbers.
         """
         cfg = self.config.observations
-        n_teacher, n_student = len(cfg.goal_offsets), len(cfg.student_goal_offsets)
+        n_teacher = len(cfg.goal_offsets)
         teacher_future = jax.tree.map(lambda x: x[1:1 + n_teacher], future)
         student_future = jax.tree.map(lambda x: x[1 + n_teacher:], future)
         sizes = (obs_lib.proprio_noise_size(self.spec.num_joints), teacher_future.keypoint_pos.size, student_future.keypoint_pos.size)

@@ -248,6 +248,12 @@ def print_results(result: dict, run_dir, noise_scale: float = 0.0) -> None:
 
 
 def eval_command(args: argparse.Namespace) -> int:
+    from mimicjax.io_utils import check_writable_file
+
+    check_writable_file(args.json, "--json")  # before the rollout, not after
+    check_writable_file(args.video, "--video")
+    if args.video_width < 1 or args.video_height < 1:
+        raise ValueError(f"--video-width and --video-height must be at least 1, got {args.video_width}x{args.video_height}")
     if args.video:
         from mimicjax.motion.render import choose_gl_backend
 

@@ -70,14 +70,15 @@ def student_act(state, obs):
 
 
 def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=None) -> Policy:
-    """The policy of a `mimicjax train` (teacher) or `mimicjax distill` (student) run at `step` (default latest).
+    """The policy of a `mimicjax train` (teacher) or `mimicjax distill` (student) run at `step` (default:
+    the newest checkpoint that can be read), or of a policy exported from one with `mimicjax export`.
 
     `env`: a TrackingEnv for the run's config (built from `library`, or the run's motions, when None);
     only its observation sizes and structure are used.
     """
     from mimicjax.envs.tracking import TrackingEnv
     from mimicjax.train import distill
-    from mimicjax.train.checkpoint import Checkpoints
+    from mimicjax.train.checkpoint import Checkpoints, newest_loadable
     from mimicjax.train.loop import load_motions
 
     folder = distill.checkpoints_dir(run_dir)
@@ -85,19 +86,31 @@ def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=
         raise ConfigError(f"{run_dir} holds no checkpoint to evaluate (looked in {folder})")
     with Checkpoints(folder, max_to_keep=None, async_save=False) as checkpoints:
         steps = checkpoints.all_steps()
-        step = steps[-1] if step is None else int(step)
-        if step not in steps:
+        if step is not None and int(step) not in steps:
             raise ConfigError(f"no checkpoint {step} in {folder}; available: {steps}")
-        config = distill.read_run_config(run_dir, step)
-        kind = checkpoints.metadata(step).get(distill.POLICY_KEY, distill.TEACHER)
-        if env is None:
-            env = TrackingEnv(config.env, library if library is not None else load_motions(config))
-        if kind == distill.STUDENT:
-            state = checkpoints.restore(step, target=distill.student_checkpoint_target(config, env))[distill.STUDENT]
-            act = student_act
+
+        def load(step: int):
+            config = distill.read_run_config(run_dir, step)
+            kind = checkpoints.metadata(step).get(distill.POLICY_KEY, distill.TEACHER)
+            structure_env = env if env is not None else TrackingEnv(
+                config.env, library if library is not None else load_motions(config))
+            if kind == distill.STUDENT:
+                target = distill.student_checkpoint_target(config, structure_env)
+                key, act = distill.STUDENT, student_act
+            else:
+                target = distill.teacher_checkpoint_target(config, structure_env)
+                key, act = "train", teacher_act(config.env.observations.actor)
+            if distill.is_policy_only(checkpoints, step):  # exported with `mimicjax export`
+                state = distill.restore_policy_only(checkpoints, step, target[key])
+            else:
+                state = checkpoints.restore(step, target=target)[key]
+            return config, kind, state, act
+
+        if step is None:  # the newest checkpoint that reads, skipping damaged ones with a warning
+            step, (config, kind, state, act), _ = newest_loadable(checkpoints, load)
         else:
-            state = checkpoints.restore(step, target=distill.teacher_checkpoint_target(config, env))["train"]
-            act = teacher_act(config.env.observations.actor)
+            step = int(step)
+            config, kind, state, act = load(step)
     return Policy(kind=kind, config=config, state=state, act=act, step=step, run_dir=str(run_dir))
 
 

@@ -52,9 +52,13 @@ def render_command(args: argparse.Namespace) -> int:
     from mimicjax.motion.render import choose_gl_backend
 
     choose_gl_backend()  # before mujoco is imported
+    from mimicjax.io_utils import check_writable_file
     from mimicjax.motion.library import load_library
     from mimicjax.motion.render import render_clip
 
+    if args.width < 1 or args.height < 1:
+        raise ValueError(f"--width and --height must be at least 1, got {args.width}x{args.height}")
+    check_writable_file(args.out, "--out")
     lib = load_library(args.library)
     if not 0 <= args.clip < lib.num_clips:
         raise ValueError(f"{args.library} has {lib.num_clips} clips; pass --clip 0..{lib.num_clips - 1}")

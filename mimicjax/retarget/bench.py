@@ -1,6 +1,6 @@
 """`mimicjax bench retarget`: frames per second of the batched retargeting, compile time apart.
 
-The three sample clips (data/motions) are repeated until the batch holds about `--frames` frames, then
+The demo's three sample clips (walk, wave, squat in data/motions) are repeated until the batch holds about `--frames` frames, then
 retargeted together: once to compile (timed on its own), then `--repeats` more times.
 """
 
@@ -31,7 +31,13 @@ def run(args: argparse.Namespace) -> dict:
 
     variant = args.robot.removeprefix("g1_")
     config = RetargetConfig() if args.steps is None else RetargetConfig(steps=args.steps)
-    samples = [load_human_motion(path) for path in sorted(SAMPLE_DIR.glob("*.npz"))]
+    from mimicjax.demo import SAMPLE_MOTIONS
+
+    for name in ("frames", "repeats"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    # The human clips by name: data/motions also holds the retargeted G1 libraries.
+    samples = [load_human_motion(SAMPLE_DIR / f"{name}.npz") for name in SAMPLE_MOTIONS if (SAMPLE_DIR / f"{name}.npz").is_file()]
     if not samples:
         raise FileNotFoundError(f"no sample motions in {SAMPLE_DIR}")
     motions = []

@@ -72,12 +72,15 @@ def retarget_command(args: argparse.Namespace) -> int:
 
     from mimicjax.human import load_human_motion
     from mimicjax.human.smpl import BodyModel
-    from mimicjax.io_utils import atomic_write_text
+    from mimicjax.io_utils import atomic_write_text, check_writable_file
     from mimicjax.motion.io import save_g1_motion
     from mimicjax.motion.library import build_library, file_sha256, save_library
     from mimicjax.retarget.pipeline import RetargetConfig, retarget_motions
     from mimicjax.retarget.solver import config_with_overrides
 
+    check_writable_file(args.out, "--out")  # before minutes of solving, not after
+    if args.export_csv:
+        check_writable_file(Path(args.export_csv) / "probe.csv", "--export-csv")
     variant = args.robot.removeprefix("g1_")
     config = RetargetConfig(align_heading=not args.keep_heading, **({} if args.steps is None else {"steps": args.steps}))
     config = config_with_overrides(config, args.set)

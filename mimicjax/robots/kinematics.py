@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from mimicjax.math.rotations import quat_multiply, quat_rotate
+from mimicjax.math.rotations import quat_multiply
 
 _FREE, _HINGE = 0, 3  # mujoco.mjtJoint values
 

@@ -21,8 +21,9 @@ import dataclasses
 import enum
 import json
 import math
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -118,6 +119,10 @@ class Checkpoints:
         """Block until a background save has finished (and raise its error, if any)."""
         self._manager.wait_until_finished()
 
+    def reload(self) -> None:
+        """Read the folder again (after checkpoints were moved by hand or by `set_aside`)."""
+        self._manager.reload()
+
     def close(self) -> None:
         self._manager.close()
 
@@ -143,6 +148,52 @@ class Checkpoints:
         return self._manager.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))[item]
 
 
+DAMAGED_SUFFIX = ".damaged"  # a damaged checkpoint set aside by a resumed run: kept, never listed or deleted
+
+
+class CheckpointUnreadable(ValueError):
+    """No checkpoint of a run could be read; the message names each one and why."""
+
+
+def newest_loadable(checkpoints: Checkpoints, load: Callable[[int], Any], up_to: int | None = None) -> tuple[int, Any, list[int]]:
+    """`(step, load(step), damaged)` for the newest checkpoint (at most `up_to`) that `load` reads,
+    skipping damaged or incomplete ones (a truncated file, a missing item) with a one-line warning each;
+    `damaged` lists the skipped steps. Raises CheckpointUnreadable when none can be read."""
+    steps = [step for step in checkpoints.all_steps() if up_to is None or step <= up_to]
+    if not steps:
+        raise FileNotFoundError(f"no finished checkpoint in {checkpoints.directory}")
+    damaged, reasons = [], []
+    for step in reversed(steps):
+        try:
+            return step, load(step), damaged
+        except Exception as error:  # Orbax and TensorStore raise many types for a damaged folder
+            reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:160]}"
+            damaged.append(step)
+            reasons.append(f"checkpoint {step}: {reason}")
+            if step != steps[0]:
+                print(f"warning: checkpoint {step} in {checkpoints.directory} cannot be read ({reason}); "
+                      f"using the previous one", file=sys.stderr, flush=True)
+    raise CheckpointUnreadable(f"no checkpoint in {checkpoints.directory} can be read:\n  " + "\n  ".join(reasons))
+
+
+def set_aside(checkpoints: Checkpoints, steps: list[int]) -> list[Path]:
+    """Rename the checkpoints `steps` to `<step>.damaged` (kept for inspection, no longer listed), so a
+    resumed run can save those steps again; returns the new paths."""
+    moved = []
+    for step in steps:
+        source = checkpoints.directory / str(step)
+        target = source.with_name(f"{step}{DAMAGED_SUFFIX}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = source.with_name(f"{step}{DAMAGED_SUFFIX}{n}")
+        if source.exists():
+            source.rename(target)
+            moved.append(target)
+    checkpoints.reload()
+    return moved
+
+
 def latest_step(directory: str | Path) -> int | None:
     """The newest finished checkpoint step in `directory`, or None (also when the folder is missing)."""
     if not Path(directory).is_dir():
@@ -160,13 +211,15 @@ def restore(directory: str | Path, step: int | None = None, target: Any = None) 
 
 
 def read_config(directory: str | Path, step: int | None = None) -> Any:
+    """The config saved with `step`; without a step, that of the newest checkpoint that can be read."""
     with Checkpoints(directory, max_to_keep=None, async_save=False) as ckpt:
-        return ckpt.config(step)
+        return ckpt.config(step) if step is not None else newest_loadable(ckpt, ckpt.config)[1]
 
 
 def read_metadata(directory: str | Path, step: int | None = None) -> dict:
+    """The metadata saved with `step`; without a step, that of the newest checkpoint that can be read."""
     with Checkpoints(directory, max_to_keep=None, async_save=False) as ckpt:
-        return ckpt.metadata(step)
+        return ckpt.metadata(step) if step is not None else newest_loadable(ckpt, ckpt.metadata)[1]
 
 
 # ---- PRNG keys: stored as key data ----------------------------------------------------------------

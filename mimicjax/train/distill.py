@@ -35,6 +35,8 @@ from mimicjax.config import ConfigError, DistillConfig, ExperimentConfig
 STUDENT = "student"
 TEACHER = "teacher"
 POLICY_KEY = "policy"  # checkpoint metadata: "student" for distilled runs (teacher runs have none)
+# Checkpoint metadata of an exported policy (`mimicjax export`): its state is only `policy_only(state)`.
+POLICY_ONLY_KEY = "policy_only"
 TEACHER_DIR_KEY = "teacher_dir"
 TEACHER_STEP_KEY = "teacher_step"
 
@@ -205,22 +207,50 @@ def student_checkpoint_target(config: ExperimentConfig, env) -> dict:
     }
 
 
+def policy_only(state) -> dict:
+    """What a policy needs to act: its parameters and observation normaliser (no optimiser, no rollout)."""
+    return {"params": state.params, "obs_stats": state.obs_stats}
+
+
+def is_policy_only(checkpoints, step: int) -> bool:
+    return bool(checkpoints.metadata(step).get(POLICY_ONLY_KEY, False))
+
+
+def restore_policy_only(checkpoints, step: int, fresh_state):
+    """`fresh_state` (a TrainState or StudentState) with the parameters and normaliser of the exported
+    policy at `step`; its optimiser state stays fresh (an exported policy acts, it does not resume)."""
+    restored = checkpoints.restore(step, target={"policy": policy_only(fresh_state)})["policy"]
+    return fresh_state.replace(params=restored["params"], obs_stats=restored["obs_stats"])
+
+
 def load_teacher(teacher_dir: str | Path, env, step: int | None = None):
-    """(teacher TrainState, its checkpoint step) from a PPO run directory; `env` gives the observation sizes."""
-    from mimicjax.train.checkpoint import Checkpoints
+    """(teacher TrainState, its checkpoint step) from a PPO run directory or an exported teacher, at `step`
+    (default: the newest checkpoint that can be read); `env` gives the observation sizes."""
+    from mimicjax.train.checkpoint import Checkpoints, newest_loadable, read_metadata
 
     folder = checkpoints_dir(teacher_dir)
+    if not has_checkpoints(teacher_dir):
+        raise ConfigError(f"{folder} holds no finished checkpoint; train the teacher first")
+    if read_metadata(folder, step).get(POLICY_KEY, TEACHER) != TEACHER:
+        raise ConfigError(f"{teacher_dir} holds a student, not a teacher; pass a `mimicjax train` run as --teacher-dir")
     with Checkpoints(folder, max_to_keep=None, async_save=False) as checkpoints:
-        step = checkpoints.latest_step() if step is None else int(step)
-        if step is None:
-            raise ConfigError(f"{folder} holds no finished checkpoint; train the teacher first")
-        teacher_config = read_run_config(teacher_dir, step)  # its own num_envs shapes the saved rollout
+        def load(step: int):
+            teacher_config = read_run_config(teacher_dir, step)  # its own num_envs shapes the saved rollout
+            if is_policy_only(checkpoints, step):
+                return restore_policy_only(checkpoints, step, teacher_train_state(teacher_config, env, jax.random.key(0)))
+            return checkpoints.restore(step, target=teacher_checkpoint_target(teacher_config, env))["train"]
+
         try:
-            state = checkpoints.restore(step, target=teacher_checkpoint_target(teacher_config, env))
+            if step is None:
+                step, state, _ = newest_loadable(checkpoints, load)
+            else:
+                step, state = int(step), load(int(step))
         except (ValueError, KeyError) as error:
-            raise ConfigError(f"cannot restore the teacher from {folder} step {step} ({type(error).__name__}: "
-                              f"{error}); is it a `mimicjax train` run of this version?") from error
-    return state["train"], step
+            if isinstance(error, ConfigError):
+                raise
+            raise ConfigError(f"cannot restore the teacher from {folder} ({type(error).__name__}: {error}); is it a "
+                              f"`mimicjax train` run of this version?") from error
+    return state, step
 
 
 def check_batch(config: ExperimentConfig, devices: int) -> None:
@@ -355,13 +385,13 @@ def restore_distill(run: DistillRun, checkpoints) -> int:
     from mimicjax import distributed
     from mimicjax.rl import rollout as rollout_lib
 
-    step = checkpoints.latest_step()
-    state = checkpoints.restore(step, target=checkpoint_state(run))
+    from mimicjax.train.loop import restore_newest
+
+    step, state, meta = restore_newest(checkpoints, checkpoint_state(run))
     replicated = distributed.replicated(run.mesh)
     run.student_state = jax.device_put(state[STUDENT], replicated)
     run.teacher_state = jax.device_put(state[TEACHER], replicated)
     run.rollout_state = rollout_lib.shard_rollout_state(state["rollout"], run.mesh)
-    meta = checkpoints.metadata(step)
     run.env_steps = int(meta.get("env_steps", 0))
     run.teacher_dir = str(meta.get(TEACHER_DIR_KEY, run.teacher_dir))
     run.teacher_step = int(meta.get(TEACHER_STEP_KEY, run.teacher_step))
@@ -393,13 +423,14 @@ def distill(
     """Distil up to `config.distill.iterations` in `run_dir`; returns the final `DistillRun`.
 
     Fresh runs load the teacher from `teacher_dir` (its latest checkpoint). With `resume`, the run
-    continues from its own latest checkpoint (which holds the teacher), with the saved config and
-    `config.distill` taken from the given one. `run`: an already built `DistillRun` to reuse (its compiled
-    iteration) instead of building one, e.g. to continue a run in the same process.
+    continues from its newest readable checkpoint (which holds the teacher) with `config`, which may differ
+    from the saved config only where `config_lib.RESUME_MAY_CHANGE` allows. `run`: an already built
+    `DistillRun` to reuse (its compiled iteration) instead of building one, e.g. to continue a run in the
+    same process.
     """
     from mimicjax import distributed
     from mimicjax.train import logging as run_logging
-    from mimicjax.train.checkpoint import Checkpoints, latest_step
+    from mimicjax.train.checkpoint import Checkpoints
     from mimicjax.train.loop import load_motions
 
     run_dir = Path(run_dir)
@@ -411,12 +442,11 @@ def distill(
     if resume:
         if run_policy(run_dir) != STUDENT:
             raise ConfigError(f"{run_dir} is not a distillation run; resume it with `mimicjax train --resume`")
-        saved = read_run_config(run_dir)
-        if saved.distill.student_network != config.distill.student_network:
-            raise ConfigError("distill.student_network differs from the run's; a resumed student keeps its network")
-        config = dataclasses.replace(saved, distill=config.distill)
-    elif teacher_dir is None:
-        raise ConfigError("a new distillation run needs --teacher-dir")
+        config, changes = config_lib.resume_config(read_run_config(run_dir), config, run_dir)
+    else:
+        changes = []
+        if teacher_dir is None:
+            raise ConfigError("a new distillation run needs --teacher-dir")
     check_beta_schedule(config.distill)
     if run is None:
         library = library if library is not None else load_motions(config)
@@ -424,43 +454,53 @@ def distill(
     else:
         run.config = config
     start = 0
-    resume_step = latest_step(checkpoints_dir(run_dir)) if resume else None
-    with Checkpoints(checkpoints_dir(run_dir), max_to_keep=config.train.keep_checkpoints) as checkpoints, \
-            run_logging.RunLogger(run_dir, resume_step=resume_step) as logger:
+    with Checkpoints(checkpoints_dir(run_dir), max_to_keep=config.train.keep_checkpoints) as checkpoints:
         if resume:
             start = restore_distill(run, checkpoints)
         else:
             teacher_state, run.teacher_step = load_teacher(teacher_dir, run.env)
             run.teacher_state = jax.device_put(teacher_state, distributed.replicated(run.mesh))
             run.teacher_dir = str(Path(teacher_dir).absolute())
-        logger.write_config(config_lib.to_dict(config))
-        steps_per_iteration = config.train.num_envs * config.distill.rollout_steps
-        iterations = range(start, config.distill.iterations)
-        bar = run_logging.progress(iterations, total=len(iterations), desc="distill") if show_progress else iterations
-        for iteration in bar:
-            started = time.perf_counter()
-            student_state, rollout_state, metrics = run.iteration_fn(run.student_state, run.teacher_state, run.rollout_state)
-            metrics = jax.device_get(metrics)
-            elapsed = time.perf_counter() - started
-            check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
-            run.student_state, run.rollout_state = student_state, rollout_state
-            run.env_steps += steps_per_iteration
-            metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
-            metrics["perf/iteration_s"] = elapsed
-            metrics["perf/env_steps"] = run.env_steps
-            done = iteration + 1
-            if done % config.train.log_every == 0 or done == config.distill.iterations:
-                logger.scalars(metrics, step=done)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{float(metrics['dagger/loss']):.4f}", beta=f"{float(metrics['dagger/beta']):.2f}",
-                                sps=f"{metrics['perf/env_steps_per_s']:.0f}")
-            if done % config.train.checkpoint_every == 0 or done == config.distill.iterations:
-                checkpoints.save(done, checkpoint_state(run), config=config_lib.to_dict(config),
-                                 metadata=checkpoint_metadata(run, done))
-            if on_iteration is not None:
-                on_iteration(done, metrics)
+        with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
+            distill_loop(run, config, run_dir, checkpoints, logger, start, changes, show_progress, on_iteration)
         checkpoints.wait()
     return run
+
+
+def distill_loop(run: DistillRun, config: ExperimentConfig, run_dir: Path, checkpoints, logger, start: int,
+                 changes, show_progress: bool, on_iteration) -> None:
+    """The iterations from `start` to `config.distill.iterations`: log, checkpoint, stop on divergence."""
+    from mimicjax.train import logging as run_logging
+    from mimicjax.train.loop import report_resume_changes
+
+    logger.write_config(config_lib.to_dict(config))
+    if changes:
+        report_resume_changes(logger, changes, start)
+    steps_per_iteration = config.train.num_envs * config.distill.rollout_steps
+    iterations = range(start, config.distill.iterations)
+    bar = run_logging.progress(iterations, total=len(iterations), desc="distill") if show_progress else iterations
+    for iteration in bar:
+        started = time.perf_counter()
+        student_state, rollout_state, metrics = run.iteration_fn(run.student_state, run.teacher_state, run.rollout_state)
+        metrics = jax.device_get(metrics)
+        elapsed = time.perf_counter() - started
+        check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
+        run.student_state, run.rollout_state = student_state, rollout_state
+        run.env_steps += steps_per_iteration
+        metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
+        metrics["perf/iteration_s"] = elapsed
+        metrics["perf/env_steps"] = run.env_steps
+        done = iteration + 1
+        if done % config.train.log_every == 0 or done == config.distill.iterations:
+            logger.scalars(metrics, step=done)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{float(metrics['dagger/loss']):.4f}", beta=f"{float(metrics['dagger/beta']):.2f}",
+                            sps=f"{metrics['perf/env_steps_per_s']:.0f}")
+        if done % config.train.checkpoint_every == 0 or done == config.distill.iterations:
+            checkpoints.save(done, checkpoint_state(run), config=config_lib.to_dict(config),
+                             metadata=checkpoint_metadata(run, done))
+        if on_iteration is not None:
+            on_iteration(done, metrics)
 
 
 def check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:

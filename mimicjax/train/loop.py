@@ -99,12 +99,23 @@ def restore_run(run: Run, checkpoints) -> int:
     from mimicjax import distributed
     from mimicjax.rl import rollout as rollout_lib
 
-    step = checkpoints.latest_step()
-    state = checkpoints.restore(step, target=checkpoint_state(run))
+    step, state, metadata = restore_newest(checkpoints, checkpoint_state(run))
     run.train_state = jax.device_put(state["train"], distributed.replicated(run.mesh))
     run.rollout_state = rollout_lib.shard_rollout_state(state["rollout"], run.mesh)
-    run.env_steps = int(checkpoints.metadata(step).get("env_steps", 0))
+    run.env_steps = int(metadata.get("env_steps", 0))
     return step
+
+
+def restore_newest(checkpoints, target) -> tuple[int, Any, dict]:
+    """(step, state, metadata) of the newest checkpoint that restores into `target`. Damaged newer ones
+    are set aside as `<step>.damaged` (kept, but no longer listed), so the resumed run can save again."""
+    from mimicjax.train.checkpoint import newest_loadable, set_aside
+
+    step, (state, metadata), damaged = newest_loadable(
+        checkpoints, lambda s: (checkpoints.restore(s, target=target), checkpoints.metadata(s)))
+    for path in set_aside(checkpoints, damaged):
+        print(f"resuming from checkpoint {step}; the damaged one is kept as {path}", flush=True)
+    return step, state, metadata
 
 
 def train(
@@ -117,11 +128,12 @@ def train(
 ) -> Run:
     """Train `config` in `run_dir` up to `config.train.iterations`; returns the final `Run`.
 
-    With `resume`, continue from the latest checkpoint in `run_dir` (the saved config is used, with
-    `config.train` taken from the given config so a run can be extended).
+    With `resume`, continue from the latest checkpoint in `run_dir` with `config`, which may differ from the
+    run's saved config only where `config_lib.RESUME_MAY_CHANGE` allows (else a ConfigError names the
+    fields); the changes are printed and logged. An empty `config.motions.library` means the run's own.
     """
     from mimicjax.train import logging as run_logging
-    from mimicjax.train.checkpoint import Checkpoints
+    from mimicjax.train.checkpoint import Checkpoints, read_config
 
     run_dir = Path(run_dir)
     checkpoints_dir = run_dir / "checkpoints"
@@ -130,9 +142,12 @@ def train(
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
     if resume and not has_checkpoints:
         raise ConfigError(f"nothing to resume: {checkpoints_dir} has no checkpoint")
+    changes = []
     if resume:
-        saved = config_lib.from_dict(ExperimentConfig, Checkpoints(checkpoints_dir).config())
-        config = dataclasses.replace(saved, train=config.train)
+        saved = config_lib.from_dict(ExperimentConfig, read_config(checkpoints_dir))
+        if not config.motions.library:  # no --motions (and none in the experiment): the run's own
+            config = dataclasses.replace(config, motions=saved.motions)
+        config, changes = config_lib.resume_config(saved, config, run_dir)
     library = library if library is not None else load_motions(config)
     run = build_run(config, library)
     start = 0
@@ -141,6 +156,8 @@ def train(
             start = restore_run(run, checkpoints)
         with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
             logger.write_config(config_lib.to_dict(config))
+            if changes:
+                report_resume_changes(logger, changes, start)
             steps_per_iteration = config.train.num_envs * config.train.rollout_steps
             iterations = range(start, config.train.iterations)
             bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
@@ -178,6 +195,13 @@ def train(
                     break
         checkpoints.wait()
     return run
+
+
+def report_resume_changes(logger, changes, iteration: int) -> None:
+    """Say which config changes a resumed run applies from `iteration` on (printed, and in TensorBoard)."""
+    text = config_lib.describe_changes(changes)
+    print(f"resuming at iteration {iteration} with: {text}", flush=True)
+    logger.text("config/resume_changes", f"from iteration {iteration}: {text}", step=iteration)
 
 
 def _check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:

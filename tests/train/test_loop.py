@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -126,6 +127,9 @@ def test_a_time_limit_stops_with_a_checkpoint_that_resumes(tmp_path, capsys):
     assert rows[0]["perf/first_iteration_s"] > 0
     resumed = loop.train(config_lib.apply_overrides(config, ["train.max_minutes=0"]), tmp_path, resume=True, show_progress=False)
     assert resumed.env_steps == 3 * config.train.num_envs * config.train.rollout_steps
+    # The change is said, recorded in the resolved config and in TensorBoard at the iteration it took effect.
+    assert "resuming at iteration 1 with: train.max_minutes: 1e-09 -> 0.0" in capsys.readouterr().out
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["max_minutes"] == 0.0
 
 
 def test_a_negative_time_limit_is_refused():
