@@ -239,3 +239,28 @@ def test_eval_input_errors_are_clear(teacher_dir, tmp_path):
         eval_main(["--run-dir", str(teacher_dir), "--video-clip", "some"])
     with pytest.raises(FileNotFoundError, match="available"):
         eval_main(["--run-dir", str(teacher_dir), "--checkpoint", "7"])
+
+
+def test_sim2sim_in_mujoco_c_agrees_with_eval_clip_by_clip(shipped_student, tmp_path, capsys):
+    """The shipped (exported) student as ONNX, run by `mimicjax sim2sim` in MuJoCo's C engine with the NumPy
+    observation builder: per clip from its start, the same outcome, length and keypoint error as
+    `mimicjax eval` in MJX (the engines differ by solver details, hence the tolerances)."""
+    pytest.importorskip("onnxruntime")
+    from mimicjax import cli
+    from mimicjax.train.loop import sample_library_path
+
+    out, _ = shipped_student
+    evaluated = json.loads((out / "shipped_student_eval.json").read_text())
+    policy = tmp_path / "student.onnx"
+    assert cli.main(["export", "--run-dir", str(out.parent / "policies" / "g1_tiny_student"), "--out", str(policy)]) == 0
+    assert cli.main(["sim2sim", "--onnx", str(policy), "--motions", str(sample_library_path("23dof")),
+                     "--json", str(tmp_path / "sim2sim.json")]) == 0
+    assert "in MuJoCo (C)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "sim2sim.json").read_text())
+    assert len(result["clips"]) == sample_clips()
+    for episode in result["clips"]:
+        mjx = evaluated["clips"][episode["clip"]]["from_start"]
+        assert episode["name"] == evaluated["clips"][episode["clip"]]["name"]
+        assert episode["success"] == (mjx["success_rate"] == 1.0), episode
+        assert episode["seconds"] == pytest.approx(mjx["mean_episode_seconds"], abs=0.041), episode
+        assert episode["keypoint_error"]["mean"] == pytest.approx(mjx["keypoint_error"]["mean"], abs=0.01), episode

@@ -1,0 +1,221 @@
+"""Sim-to-sim: the exported student (ONNX) in MuJoCo's C engine, with the NumPy observation builder.
+
+    mimicjax sim2sim --onnx policy.onnx --motions LIB.npz [--clip N] [--video OUT.mp4] --json OUT.json
+
+Nothing here uses JAX or MJX: the robot loop a real G1 would run (ONNX runtime, `mimicjax.deploy.
+observation`) drives `mujoco.mj_step` on the project's MJCF with the physics step, solver settings,
+control rate, PD targets and termination thresholds stored in the policy's metadata. Each clip is run
+from its start, the robot placed on the reference as `mimicjax eval` does; success and keypoint errors
+are measured as there (keypoints anchored to the robot's root, heights kept), so the two can be compared
+clip by clip (a test does).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mimicjax.deploy import observation as obs_lib
+
+
+def anchor_reference(points, ref_root_pos, ref_root_quat, root_pos, root_quat):
+    """Reference points moved so the reference root's x, y and heading match the robot's (heights kept);
+    `mimicjax.envs.rewards.anchor_reference` in NumPy."""
+    turn = _quat_multiply(obs_lib.heading_quat(root_quat), obs_lib.quat_conjugate(obs_lib.heading_quat(ref_root_quat)))
+    anchor = np.concatenate([root_pos[:2], ref_root_pos[2:3]])
+    return anchor + obs_lib.quat_rotate(np.broadcast_to(turn, points.shape[:-1] + (4,)), points - ref_root_pos)
+
+
+def _quat_multiply(a, b):
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw])
+
+
+def _up(quat):
+    return obs_lib.quat_rotate(quat, np.array([0.0, 0.0, 1.0]))
+
+
+class Sim2Sim:
+    """One exported policy on one G1 model in the C engine."""
+
+    def __init__(self, onnx_path: str | Path):
+        import mujoco
+        import onnxruntime
+
+        from mimicjax.deploy.onnx_export import ACTION, INPUT, read_metadata
+        from mimicjax.robots import g1
+
+        self.onnx_path = Path(onnx_path)
+        if not self.onnx_path.is_file():
+            raise FileNotFoundError(f"policy file not found: {self.onnx_path}")
+        self.meta = read_metadata(self.onnx_path)
+        missing = {"variant", "control_dt", "physics_dt", "terminations", "keypoint_bodies"} - set(self.meta)
+        if missing:
+            raise ValueError(f"{self.onnx_path} lacks metadata {sorted(missing)}; export it with `mimicjax export --out "
+                             f"POLICY.onnx` of this version")
+        self.spec = obs_lib.ObservationSpec.from_metadata(self.meta)
+        get = lambda key: json.loads(self.meta[key])  # noqa: E731
+        self.variant = self.meta["variant"]
+        self.model = g1.load_model(self.variant)
+        self.model.opt.timestep = get("physics_dt")
+        if get("solver_iterations") is not None:
+            self.model.opt.iterations = get("solver_iterations")
+        if get("line_search_iterations") is not None:
+            self.model.opt.ls_iterations = get("line_search_iterations")
+        self.control_dt = get("control_dt")
+        self.substeps = int(round(self.control_dt / get("physics_dt")))
+        self.terminations = get("terminations")
+        self.episode_seconds = get("episode_seconds")
+        body_names = [self.model.body(i).name for i in range(self.model.nbody)]
+        self.keypoint_ids = np.array([body_names.index(name) for name in get("keypoint_bodies")])
+        self.keypoint_groups = get("keypoint_groups")
+        actuated = self.model.actuator_trnid[:, 0]
+        self.ctrl_low, self.ctrl_high = self.model.jnt_range[actuated, 0], self.model.jnt_range[actuated, 1]
+        self.session = onnxruntime.InferenceSession(str(self.onnx_path), providers=["CPUExecutionProvider"])
+        self.input_name, self.action_name = INPUT, ACTION
+        self.data = mujoco.MjData(self.model)
+        self.ref_data = mujoco.MjData(self.model)
+        self._mujoco = mujoco
+
+    def _reference_qpos_qvel(self, frame: dict, i: int):
+        quat = frame["root_quat"][i] / np.linalg.norm(frame["root_quat"][i])
+        qpos = np.concatenate([frame["root_pos"][i], quat, frame["joint_pos"][i]])
+        local_ang = obs_lib.quat_rotate(obs_lib.quat_conjugate(quat), frame["root_ang_vel"][i])
+        qvel = np.concatenate([frame["root_lin_vel"][i], local_ang, frame["joint_vel"][i]])
+        return qpos, qvel
+
+    def run_episode(self, motion: obs_lib.ReferenceMotion, clip: int, start: float = 0.0, on_step=None) -> dict:
+        """One episode from `start` seconds of `clip`; returns its success, length and keypoint errors."""
+        mujoco, spec, data, ref_data = self._mujoco, self.spec, self.data, self.ref_data
+        mujoco.mj_resetData(self.model, data)
+        frame = motion.sample(clip, np.array([start]))
+        data.qpos[:], data.qvel[:] = self._reference_qpos_qvel(frame, 0)
+        data.ctrl[:] = np.clip(frame["joint_pos"][0], self.ctrl_low, self.ctrl_high)
+        mujoco.mj_forward(self.model, data)
+        last_action = (frame["joint_pos"][0] - spec.default_joint_pos) / spec.action_scale
+        observe = obs_lib.StudentObservation(spec)
+        duration = motion.duration(clip)
+        max_steps = int(round(self.episode_seconds / self.control_dt))
+        time, steps, errors, cause = start, 0, [], None
+        limits = self.terminations
+        while True:
+            obs = observe(data.qpos[7:], data.qvel[6:], data.qvel[3:6], data.qpos[3:7], last_action,
+                          motion.goal(spec, clip, time))
+            action = self.session.run([self.action_name], {self.input_name: obs[None]})[0][0].astype(np.float64)
+            data.ctrl[:] = np.clip(obs_lib.joint_targets(spec, action), self.ctrl_low, self.ctrl_high)
+            for _ in range(self.substeps):
+                mujoco.mj_step(self.model, data)
+            mujoco.mj_kinematics(self.model, data)  # body poses of the new state (mj_step leaves the old ones)
+            last_action, time, steps = action, time + self.control_dt, steps + 1
+
+            ref = motion.sample(clip, np.array([time]))
+            ref_data.qpos[:], ref_data.qvel[:] = self._reference_qpos_qvel(ref, 0)
+            mujoco.mj_kinematics(self.model, ref_data)
+            root_pos, root_quat = data.qpos[:3], data.qpos[3:7] / np.linalg.norm(data.qpos[3:7])
+            ref_root_pos, ref_root_quat = ref_data.qpos[:3], ref_data.qpos[3:7]
+            keypoints = data.xpos[self.keypoint_ids]
+            goal = ref_data.xpos[self.keypoint_ids]
+            if limits["keypoint_frame"] == "anchored":
+                goal = anchor_reference(goal, ref_root_pos, ref_root_quat, root_pos, root_quat)
+            distance = np.linalg.norm(keypoints - goal, axis=-1)
+            errors.append(distance)
+            if on_step is not None:
+                on_step(data, ref_data)
+            finite = np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qvel))
+            if not finite or np.any(np.abs(data.qvel) > limits["max_joint_speed"]):
+                cause = "nonfinite"
+            elif abs(root_pos[2] - ref_root_pos[2]) > limits["max_root_height_error"]:
+                cause = "root_height"
+            elif np.arccos(np.clip(_up(root_quat) @ _up(ref_root_quat), -1.0, 1.0)) > limits["max_tilt_error"]:
+                cause = "tilt"
+            elif np.any(distance > limits["max_keypoint_error"]):
+                cause = "keypoint_drift"
+            if cause is not None or steps >= max_steps or time >= duration - 1e-4:
+                break
+        errors = np.array(errors)
+        groups = {group: [i for i, g in enumerate(self.keypoint_groups) if g == group] for group in dict.fromkeys(self.keypoint_groups)}
+        return {
+            "clip": clip, "name": motion.clip_names[clip], "start_time": start, "success": cause is None,
+            "termination": cause, "steps": steps, "seconds": steps * self.control_dt,
+            "keypoint_error": {"mean": float(errors.mean()), "max": float(errors.max())},
+            **{f"keypoint_error_{group}": float(errors[:, ids].mean()) for group, ids in groups.items()},
+        }
+
+
+def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 480), progress: bool = True) -> dict:
+    """Every clip (or `clips`) of the motion library from its start; results in `mimicjax eval`'s terms."""
+    sim = Sim2Sim(onnx_path)
+    motion = obs_lib.ReferenceMotion.load(motions_path)
+    clips = list(range(motion.num_clips)) if clips is None else list(clips)
+    for clip in clips:
+        if not 0 <= clip < motion.num_clips:
+            raise ValueError(f"--clip {clip}: {motions_path} has {motion.num_clips} clips (0..{motion.num_clips - 1})")
+    frames, renderer = [], None
+    if video is not None:
+        renderer = _Renderer(sim, video_size)
+    episodes = []
+    for clip in clips:
+        on_step = renderer.capture if renderer is not None and clip == clips[0] else None
+        episode = sim.run_episode(motion, clip, on_step=on_step)
+        episodes.append(episode)
+        if progress:
+            status = "success" if episode["success"] else f"failed ({episode['termination']})"
+            print(f"  {episode['name']:<24} {status:<24} {episode['seconds']:6.2f} s  keypoint error "
+                  f"{100 * episode['keypoint_error']['mean']:.1f} cm", file=sys.stderr, flush=True)
+    if renderer is not None:
+        frames = renderer.frames
+        _write_video(video, frames, fps=1.0 / sim.control_dt)
+    successes = [e["success"] for e in episodes]
+    steps = np.array([e["steps"] for e in episodes], np.float64)
+    return {
+        "engine": "mujoco (C)",
+        "onnx": str(onnx_path),
+        "motions": str(motions_path),
+        "policy": "student",
+        "checkpoint": json.loads(sim.meta.get("checkpoint", "null")),
+        "config_hash": sim.meta.get("config_hash"),
+        "success_rate": float(np.mean(successes)),
+        # Step-weighted, as `mimicjax eval` averages over all evaluated steps.
+        "keypoint_error": float(np.sum([e["keypoint_error"]["mean"] * e["steps"] for e in episodes]) / steps.sum()),
+        "clips": episodes,
+        "video": str(video) if video is not None else None,
+    }
+
+
+class _Renderer:
+    """Frames of the robot, followed by the camera, for the video of the first evaluated clip."""
+
+    def __init__(self, sim: Sim2Sim, size):
+        from mimicjax.motion.render import choose_gl_backend
+
+        choose_gl_backend()
+        import mujoco
+
+        self.mujoco, self.sim = mujoco, sim
+        width, height = size
+        self.renderer = mujoco.Renderer(sim.model, height=height, width=width)
+        self.camera = mujoco.MjvCamera()
+        self.camera.distance, self.camera.elevation, self.camera.azimuth = 3.0, -15.0, 135.0
+        self.frames = []
+
+    def capture(self, data, ref_data):
+        self.camera.lookat[:] = data.qpos[:3]
+        self.renderer.update_scene(data, self.camera)
+        self.frames.append(self.renderer.render().copy())
+
+
+def _write_video(path, frames, fps: float) -> None:
+    import imageio.v2 as imageio
+
+    from mimicjax.io_utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        imageio.mimwrite(tmp, np.asarray(frames), fps=fps, macro_block_size=1)
+
+
+__all__ = ["Sim2Sim", "anchor_reference", "evaluate"]

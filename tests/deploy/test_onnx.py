@@ -1,0 +1,70 @@
+"""`mimicjax export --out POLICY.onnx`: the student as one ONNX graph whose actions equal the JAX policy's
+(onnxruntime, 1e-5), with the metadata a controller needs. Uses the session's tiny student run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mimicjax import cli
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def exported(student, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx") / "student.onnx"
+    assert cli.main(["export", "--run-dir", str(student.run_dir), "--out", str(out)]) == 0
+    return out
+
+
+def test_onnx_actions_equal_the_jax_policy(student, exported):
+    import jax.numpy as jnp
+
+    from mimicjax.deploy.onnx_export import read_metadata
+    from mimicjax.eval.rollout import load_policy
+    from mimicjax.rl import dagger
+
+    policy = load_policy(student.run_dir)
+    meta = read_metadata(exported)
+    size = json.loads(meta["observation_size"])
+    rng = np.random.default_rng(1)
+    obs = np.concatenate([rng.normal(size=(32, size)), 50 * rng.normal(size=(4, size))]).astype(np.float32)  # beyond the clip
+    session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    action, target = session.run(["action", "joint_pos_target"], {"obs": obs})
+    expected = np.asarray(dagger.student_mean_action(policy.state, jnp.asarray(obs)))
+    np.testing.assert_allclose(action, expected, atol=1e-5)
+    default, scale = np.array(json.loads(meta["default_joint_pos"])), np.array(json.loads(meta["action_scale"]))
+    np.testing.assert_allclose(target, default + action * scale, atol=1e-5)
+
+
+def test_the_metadata_describes_robot_observation_and_run(student, exported):
+    from mimicjax.deploy.onnx_export import config_hash, read_metadata
+    from mimicjax.envs import observations as obs_lib
+    from mimicjax.robots import g1
+
+    model = onnx.load(str(exported))
+    assert model.opset_import[0].version == 11 and [i.name for i in model.graph.input] == ["obs"]
+    meta = {key: (value if key in ("robot", "variant", "anchor_body_name", "action_space", "exporter", "exporter_version",
+                                   "config_hash") else json.loads(value)) for key, value in read_metadata(model).items()}
+    spec = g1.spec(student.config.env.variant)
+    assert meta["variant"] == student.config.env.variant and meta["joint_names"] == list(spec.joint_names)
+    assert meta["kp"] == pytest.approx(spec.kp.tolist()) and meta["joint_damping"] == pytest.approx(spec.kd.tolist())
+    assert meta["effort_limit"] == pytest.approx(spec.effort_limit.tolist()) and meta["anchor_body_name"] == "pelvis"
+    assert meta["control_dt"] == pytest.approx(0.02) and meta["history_length"] == student.config.env.observations.history
+    layout = obs_lib.student_layout(spec.num_joints, len(spec.keypoint_bodies), student.config.env.observations)
+    assert [block["name"] for block in meta["observation_layout"]] == [block.name for block in layout]
+    assert meta["observation_size"] == obs_lib.layout_size(layout) == sum(b["size"] for b in meta["observation_layout"])
+    assert meta["keypoint_groups"] == list(spec.keypoint_groups) and meta["config_hash"] == config_hash(student.config)
+    assert meta["terminations"]["max_keypoint_error"] == student.config.env.terminations.max_keypoint_error
+
+
+def test_only_a_student_exports_to_onnx_and_nothing_is_overwritten(teacher_dir, exported, capsys):
+    assert cli.main(["export", "--run-dir", str(teacher_dir), "--out", str(exported.with_name("teacher.onnx"))]) == 2
+    assert "ONNX export is for the deployable student" in capsys.readouterr().err
+    assert not exported.with_name("teacher.onnx").exists()
+    assert cli.main(["export", "--run-dir", str(teacher_dir), "--out", str(exported)]) == 2
+    assert "already exists" in capsys.readouterr().err
