@@ -107,7 +107,7 @@ def sim2sim_command(args: argparse.Namespace) -> int:
     result = evaluate(args.onnx, args.motions, clips=args.clip, video=args.video,
                       video_size=(args.video_width, args.video_height))
     print(f"student {args.onnx} in MuJoCo (C) on {args.motions}: success {100 * result['success_rate']:.0f} % of "
-          f"{len(result['clips'])} clips from their start, keypoint error {100 * result['keypoint_error']:.1f} cm")
+          f"{result['overall']['episodes']} clips from their start, keypoint error {100 * result['keypoint_error']:.1f} cm")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
         print(f"results: {args.json}")

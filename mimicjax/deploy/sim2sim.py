@@ -21,6 +21,14 @@ import numpy as np
 from mimicjax.deploy import observation as obs_lib
 
 
+# What sim2sim reads from the policy's metadata (`mimicjax.deploy.onnx_export.policy_metadata`).
+REQUIRED_METADATA = (
+    "variant", "control_dt", "physics_dt", "solver_iterations", "line_search_iterations", "terminations",
+    "episode_seconds", "keypoint_bodies", "keypoint_groups", "default_joint_pos", "action_scale", "history_length",
+    "goal_offsets", "observation_clip",
+)
+
+
 def anchor_reference(points, ref_root_pos, ref_root_quat, root_pos, root_quat):
     """Reference points moved so the reference root's x, y and heading match the robot's (heights kept);
     `mimicjax.envs.rewards.anchor_reference` in NumPy."""
@@ -53,8 +61,11 @@ class Sim2Sim:
         self.onnx_path = Path(onnx_path)
         if not self.onnx_path.is_file():
             raise FileNotFoundError(f"policy file not found: {self.onnx_path}")
-        self.meta = read_metadata(self.onnx_path)
-        missing = {"variant", "control_dt", "physics_dt", "terminations", "keypoint_bodies"} - set(self.meta)
+        try:
+            self.meta = read_metadata(self.onnx_path)
+        except Exception as error:  # protobuf's DecodeError and friends
+            raise ValueError(f"{self.onnx_path}: not an ONNX model ({type(error).__name__}: {error})") from None
+        missing = set(REQUIRED_METADATA) - set(self.meta)
         if missing:
             raise ValueError(f"{self.onnx_path} lacks metadata {sorted(missing)}; export it with `mimicjax export --out "
                              f"POLICY.onnx` of this version")
@@ -76,7 +87,20 @@ class Sim2Sim:
         self.keypoint_groups = get("keypoint_groups")
         actuated = self.model.actuator_trnid[:, 0]
         self.ctrl_low, self.ctrl_high = self.model.jnt_range[actuated, 0], self.model.jnt_range[actuated, 1]
-        self.session = onnxruntime.InferenceSession(str(self.onnx_path), providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.onnx_path), providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own types for unreadable graphs
+            raise ValueError(f"{self.onnx_path}: onnxruntime cannot load it ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0][:200]})") from None
+        inputs, outputs = self.session.get_inputs(), [o.name for o in self.session.get_outputs()]
+        if [i.name for i in inputs] != [INPUT] or ACTION not in outputs:
+            raise ValueError(f"{self.onnx_path}: expected input {INPUT!r} and output {ACTION!r}, found inputs "
+                             f"{[i.name for i in inputs]} and outputs {outputs}")
+        size = inputs[0].shape[-1]
+        if size != self.spec.size:
+            raise ValueError(f"{self.onnx_path}: the graph takes observations of size {size}, but its metadata describes "
+                             f"{self.spec.size} (history {self.spec.history}, {len(self.spec.goal_offsets)} goal frames); "
+                             f"the file was changed after export, export it again")
         self.input_name, self.action_name = INPUT, ACTION
         self.data = mujoco.MjData(self.model)
         self.ref_data = mujoco.MjData(self.model)
@@ -148,7 +172,8 @@ class Sim2Sim:
 
 
 def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 480), progress: bool = True) -> dict:
-    """Every clip (or `clips`) of the motion library from its start; results in `mimicjax eval`'s terms."""
+    """Every clip (or `clips`) of the motion library from its start; results in `mimicjax eval`'s format:
+    top-level success_rate/keypoint_error, "overall", "clips" (a summary per clip) and "per_episode"."""
     sim = Sim2Sim(onnx_path)
     motion = obs_lib.ReferenceMotion.load(motions_path)
     clips = list(range(motion.num_clips)) if clips is None else list(clips)
@@ -170,8 +195,6 @@ def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 4
     if renderer is not None:
         frames = renderer.frames
         _write_video(video, frames, fps=1.0 / sim.control_dt)
-    successes = [e["success"] for e in episodes]
-    steps = np.array([e["steps"] for e in episodes], np.float64)
     return {
         "engine": "mujoco (C)",
         "onnx": str(onnx_path),
@@ -179,11 +202,32 @@ def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 4
         "policy": "student",
         "checkpoint": json.loads(sim.meta.get("checkpoint", "null")),
         "config_hash": sim.meta.get("config_hash"),
-        "success_rate": float(np.mean(successes)),
-        # Step-weighted, as `mimicjax eval` averages over all evaluated steps.
-        "keypoint_error": float(np.sum([e["keypoint_error"]["mean"] * e["steps"] for e in episodes]) / steps.sum()),
-        "clips": episodes,
+        **summary(episodes),
+        "overall": summary(episodes, top_level=False),
+        "clips": [{"clip": e["clip"], "name": e["name"], **summary([e], top_level=False)} for e in episodes],
+        "per_episode": episodes,
         "video": str(video) if video is not None else None,
+    }
+
+
+def summary(episodes: list[dict], top_level: bool = True) -> dict:
+    """The eval command's figures for a set of episodes: success rate, failures and their causes,
+    step-weighted keypoint errors (as `mimicjax eval` averages over all evaluated steps)."""
+    steps = np.array([e["steps"] for e in episodes], np.float64)
+    mean = float(np.sum([e["keypoint_error"]["mean"] * e["steps"] for e in episodes]) / steps.sum())
+    success_rate = float(np.mean([e["success"] for e in episodes]))
+    if top_level:
+        return {"success_rate": success_rate, "keypoint_error": mean}
+    causes = [e["termination"] for e in episodes if e["termination"]]
+    groups = [key for key in episodes[0] if key.startswith("keypoint_error_")]
+    return {
+        "episodes": len(episodes),
+        "success_rate": success_rate,
+        "failures": len(causes),
+        "termination_causes": {cause: causes.count(cause) for cause in sorted(set(causes))},
+        "mean_episode_seconds": float(np.mean([e["seconds"] for e in episodes])),
+        "keypoint_error": {"mean": mean, "max": float(max(e["keypoint_error"]["max"] for e in episodes))},
+        **{group: float(np.sum([e[group] * e["steps"] for e in episodes]) / steps.sum()) for group in groups},
     }
 
 

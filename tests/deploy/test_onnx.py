@@ -68,3 +68,35 @@ def test_only_a_student_exports_to_onnx_and_nothing_is_overwritten(teacher_dir, 
     assert not exported.with_name("teacher.onnx").exists()
     assert cli.main(["export", "--run-dir", str(teacher_dir), "--out", str(exported)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_sim2sim_names_what_is_wrong_with_a_policy_file(exported, tmp_path, capsys):
+    from mimicjax.train.loop import sample_library_path
+
+    motions = str(sample_library_path("23dof"))
+
+    def sim2sim(path):
+        status = cli.main(["sim2sim", "--onnx", str(path), "--motions", motions, "--clip", "0"])
+        return status, capsys.readouterr().err
+
+    text = tmp_path / "text.onnx"
+    text.write_text("not a model")
+    status, err = sim2sim(text)
+    assert status == 2 and "text.onnx: not an ONNX model" in err
+
+    model = onnx.load(str(exported))
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, str(bare))
+    status, err = sim2sim(bare)
+    assert status == 2 and "lacks metadata" in err and "mimicjax export" in err
+
+    model = onnx.load(str(exported))
+    for prop in model.metadata_props:  # the metadata now describes a longer history than the graph takes
+        if prop.key == "history_length":
+            prop.value = str(int(prop.value) + 1)
+    mismatched = tmp_path / "mismatched.onnx"
+    onnx.save(model, str(mismatched))
+    status, err = sim2sim(mismatched)
+    assert status == 2 and "takes observations of size" in err and "export it again" in err
+    assert "Traceback" not in err

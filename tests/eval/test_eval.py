@@ -257,8 +257,9 @@ def test_sim2sim_in_mujoco_c_agrees_with_eval_clip_by_clip(shipped_student, tmp_
                      "--json", str(tmp_path / "sim2sim.json")]) == 0
     assert "in MuJoCo (C)" in capsys.readouterr().out
     result = json.loads((tmp_path / "sim2sim.json").read_text())
-    assert len(result["clips"]) == sample_clips()
-    for episode in result["clips"]:
+    assert len(result["clips"]) == len(result["per_episode"]) == sample_clips()
+    assert result["overall"]["episodes"] == sample_clips() and result["success_rate"] == result["overall"]["success_rate"]
+    for episode in result["per_episode"]:
         mjx = evaluated["clips"][episode["clip"]]["from_start"]
         assert episode["name"] == evaluated["clips"][episode["clip"]]["name"]
         assert episode["success"] == (mjx["success_rate"] == 1.0), episode
