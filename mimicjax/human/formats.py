@@ -687,8 +687,36 @@ def _settle_fps(file_fps, fps, path) -> float:
             warnings.warn(f"{path}: the file says {file_fps:g} fps but fps={fps:g} was passed; using {fps:g}", stacklevel=3)
         return fps
     if file_fps is None:
-        raise fail(path, "the file does not record its frame rate", "pass fps=<frames per second> (the source video's frame rate)")
+        raise fail(path, "the file does not record its frame rate", "pass --fps <frames per second> (fps= in Python; the source video's frame rate)")
     return require_positive_fps(file_fps, path, "fps")
+
+
+# Plausible ranges of a human motion: outside them the file was misread or mis-exported (degrees for
+# radians, millimetres for metres, a frame index for a frame rate), and retargeting it would fail or
+# silently produce nonsense.
+FPS_RANGE = (1.0, 1000.0)  # Hz
+MAX_JOINT_ANGLE = 2.0 * np.pi + 0.5  # rad, axis-angle magnitude (a rotation needs at most pi; unwrapped 2 pi)
+MAX_TRANSLATION = 1e4  # m from the origin
+
+
+def check_plausible(fields: dict, fps: float, path) -> None:
+    """Refuse frame rates, joint angles and translations no human motion has, naming the fix."""
+    low, high = FPS_RANGE
+    if not low <= fps <= high:
+        raise fail(path, f"the frame rate {fps:g} Hz is outside {low:g}-{high:g} Hz",
+                   "pass the real frame rate with --fps (fps= in Python)")
+    rotations = [np.asarray(fields[name], np.float64).reshape(-1, 3) for name in ("global_orient", "body_pose")]
+    angles = np.linalg.norm(np.concatenate(rotations), axis=-1)
+    finite = angles[np.isfinite(angles)]
+    if finite.size and finite.max() > MAX_JOINT_ANGLE:
+        hint = ("the poses look like degrees: convert them to radians" if finite.max() < 400.0
+                else "re-export the file; its poses are not axis-angle radians")
+        raise fail(path, f"a joint rotation of {finite.max():.3g} rad is not a human pose "
+                   f"(axis-angle stays below {MAX_JOINT_ANGLE:.2f})", hint)
+    transl = np.asarray(fields["transl"], np.float64)
+    finite = np.abs(transl[np.isfinite(transl)])
+    if finite.size and finite.max() > MAX_TRANSLATION:
+        raise fail(path, f"the root translation reaches {finite.max():.3g} m", "check the units: translations are metres")
 
 
 def _validated(fields: dict, fps: float, fmt: str, path) -> HumanMotion:
@@ -701,6 +729,7 @@ def _validated(fields: dict, fps: float, fmt: str, path) -> HumanMotion:
     betas = fields.get("betas", np.zeros(10))
     if not np.all(np.isfinite(betas)):
         raise fail(path, "the body shape (betas) contains NaN/Inf", "re-export the file, or set the betas to zeros (mean shape)")
+    check_plausible(fields, fps, path)
     return HumanMotion(
         global_orient=np.asarray(fields["global_orient"], dtype=np.float64),
         body_pose=np.asarray(fields["body_pose"], dtype=np.float64),

@@ -173,7 +173,7 @@ def _clip_motion(path, fmt, fps, root_pos, root_quat_wxyz, joint_pos, names, rep
 
 def _need_fps(fps, path, fmt: str) -> float:
     if fps is None:
-        raise fail(path, f"{fmt} files do not record their frame rate", "pass fps=<frames per second> (Unitree LAFAN1 G1 CSVs are 30 fps)")
+        raise fail(path, f"{fmt} files do not record their frame rate", "pass --fps <frames per second> (fps= in Python; Unitree LAFAN1 G1 CSVs are 30 fps)")
     return require_positive_fps(fps, path, "fps")
 
 
@@ -181,7 +181,7 @@ def _fps_from(value, override, path) -> float:
     if override is not None:
         return require_positive_fps(override, path, "fps")
     if value is None:
-        raise fail(path, "has no frame rate", "pass fps=<frames per second>")
+        raise fail(path, "has no frame rate", "pass --fps <frames per second> (fps= in Python)")
     return require_positive_fps(value, path, "fps")
 
 

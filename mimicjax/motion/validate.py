@@ -60,9 +60,9 @@ def require_positive_fps(fps, path, flag: str = "fps") -> float:
     try:
         value = float(np.asarray(fps).reshape(-1)[0])
     except (TypeError, ValueError, IndexError):
-        raise fail(path, f"the frame rate {fps!r} is not a number", f"pass {flag}=<frames per second>") from None
+        raise fail(path, f"the frame rate {fps!r} is not a number", f"pass --{flag} <frames per second> ({flag}= in Python)") from None
     if not np.isfinite(value) or value <= 0:
-        raise fail(path, f"the frame rate {value} is not a positive number", f"pass {flag}=<frames per second>")
+        raise fail(path, f"the frame rate {value} is not a positive number", f"pass --{flag} <frames per second> ({flag}= in Python)")
     return value
 
 

@@ -325,8 +325,8 @@ def test_teleporting_frame_is_interpolated_and_long_jumps_raise(tmp_path):
     with pytest.raises(MotionFormatError, match=r"glued.npz.*jumps 5.0\d m between frames 19 and 20.*split the clip"):
         load_human_motion(tmp_path / "glued.npz")
     # A slower frame rate makes the same jump plausible.
-    with pytest.warns(UserWarning, match="file says 30 fps but fps=0.5"):
-        assert load_human_motion(tmp_path / "glued.npz", fps=0.5).num_frames == 40
+    with pytest.warns(UserWarning, match="file says 30 fps but fps=1"):
+        assert load_human_motion(tmp_path / "glued.npz", fps=1.0).num_frames == 40
 
 
 def test_up_axis_unclear_raises_and_format_conventions_apply(tmp_path):
