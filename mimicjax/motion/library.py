@@ -289,16 +289,9 @@ def save_library(lib: MotionLibrary, path: str | os.PathLike) -> None:
             os.fsync(f.fileno())
 
 
-def load_library(path: str | os.PathLike) -> MotionLibrary:
-    """Read a library written by `save_library`, checking its format and shapes."""
-    path = Path(path)
-    if not path.is_file():
-        raise fail(path, "file not found", "check the path, or build a library with `mimicjax retarget ... --out LIB.npz`")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise fail(path, f"is not a readable npz file ({exc})", "rebuild it with `mimicjax retarget`") from None
-    with archive:
+def _read_library_archive(path: Path):
+    """(LibraryMeta, {name: array}) of a library file; every entry is read (and CRC-checked) here."""
+    with np.load(path, allow_pickle=False) as archive:
         if "meta" not in archive.files:
             raise fail(path, "has no 'meta' entry, so it is not a mimicjax motion library", "build one with `mimicjax retarget ... --out LIB.npz`")
         meta_text = str(archive["meta"])
@@ -308,7 +301,20 @@ def load_library(path: str | os.PathLike) -> MotionLibrary:
         missing = [k for k in (*_FRAME_FIELDS, *_CLIP_FIELDS) if k not in archive.files]
         if missing:
             raise fail(path, f"lacks the arrays {missing}", "rebuild it with `mimicjax retarget`")
-        arrays = {k: archive[k] for k in (*_FRAME_FIELDS, *_CLIP_FIELDS)}
+        return meta, {k: archive[k] for k in (*_FRAME_FIELDS, *_CLIP_FIELDS)}
+
+
+def load_library(path: str | os.PathLike) -> MotionLibrary:
+    """Read a library written by `save_library`, checking its format and shapes."""
+    path = Path(path)
+    if not path.is_file():
+        raise fail(path, "file not found", "check the path, or build a library with `mimicjax retarget ... --out LIB.npz`")
+    try:
+        meta, arrays = _read_library_archive(path)
+    except MotionFormatError:
+        raise
+    except Exception as exc:  # a damaged archive fails inside any entry (bad CRC, truncated zlib stream, ...)
+        raise fail(path, f"is not a readable npz file ({type(exc).__name__}: {exc})", "rebuild it with `mimicjax retarget`") from None
     frames = arrays["root_pos"].shape[0]
     clips = arrays["clip_start"].shape[0]
     for name in _FRAME_FIELDS:
@@ -316,6 +322,9 @@ def load_library(path: str | os.PathLike) -> MotionLibrary:
             raise fail(path, f"'{name}' has {arrays[name].shape[0]} frames, 'root_pos' {frames}", "the file is damaged; rebuild it")
     if int(arrays["clip_length"].sum()) != frames or len(meta.clip_names) != clips:
         raise fail(path, "its clip table does not match its frames", "the file is damaged; rebuild it")
+    bad = [name for name in _FRAME_FIELDS if not np.all(np.isfinite(arrays[name]))]
+    if bad:
+        raise fail(path, f"holds NaN or infinite values in {bad}", "the file is damaged; rebuild it with `mimicjax retarget`")
     ints = {"clip_start", "clip_length", "clip_mirror_of"}
     return MotionLibrary(**{k: jnp.asarray(v, jnp.int32 if k in ints else jnp.float32) for k, v in arrays.items()}, meta=meta)
 

@@ -53,3 +53,23 @@ def test_retarget_skips_the_bad_file_and_keeps_the_good_clips(tmp_path, capsys):
     from mimicjax.motion.library import load_library
 
     assert load_library(out).num_clips == 1
+
+
+@pytest.mark.parametrize("damage", ["bit flips", "truncated", "nan"])
+def test_a_damaged_motion_library_is_one_clear_line(tmp_path, capsys, damage):
+    from mimicjax.motion.library import load_library, save_library
+
+    library = PROJECT_ROOT / "data" / "motions" / "g1_23dof_samples.npz"
+    path = tmp_path / "damaged.npz"
+    data = bytearray(library.read_bytes())
+    if damage == "bit flips":
+        data[2000:2100] = bytes(b ^ 0xFF for b in data[2000:2100])
+        path.write_bytes(bytes(data))
+    elif damage == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 3]))
+    else:
+        lib = load_library(library)
+        save_library(lib.replace(root_pos=lib.root_pos.at[5, 0].set(np.nan)), path)
+    assert cli.main(["motions", "info", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "damaged.npz" in err and "rebuild" in err and "Traceback" not in err and len(err.splitlines()) == 1
