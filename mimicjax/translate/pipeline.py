@@ -133,16 +133,20 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no video at {path}")
-    reader = imageio.get_reader(path)
+    frames = []
     try:
-        fps = float(reader.get_meta_data().get("fps", 16.0))
-        frames = []
-        for frame in reader:
-            frames.append(np.asarray(frame)[..., :3])
-            if max_frames is not None and len(frames) >= max_frames:
-                break
-    finally:
-        reader.close()
+        reader = imageio.get_reader(path)
+        try:
+            fps = float(reader.get_meta_data().get("fps", 16.0))
+            for frame in reader:
+                frames.append(np.asarray(frame)[..., :3])
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        finally:
+            reader.close()
+    except Exception as error:  # imageio and its plugins raise many types for files that are not videos
+        raise ValueError(f"{path}: not a readable video ({type(error).__name__}: {str(error).splitlines()[0][:160]}); "
+                         f"give an mp4, gif or another format imageio reads") from None
     if not frames:
         raise ValueError(f"{path}: no frames could be read")
     return np.stack(frames), fps
@@ -153,7 +157,11 @@ def load_text_embeddings(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no text embeddings at {path}")
-    data: Any = np.load(path)
-    if isinstance(data, np.lib.npyio.NpzFile):
-        data = data[data.files[0]]
-    return np.asarray(data, np.float32)
+    try:
+        data: Any = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            data = data[data.files[0]]
+        return np.asarray(data, np.float32)
+    except (ValueError, OSError, IndexError, TypeError) as error:
+        raise ValueError(f"{path}: not a .npy/.npz array of prompt embeddings ({error}); or pass "
+                         f"--text-encoder DIR --prompt TEXT instead") from None

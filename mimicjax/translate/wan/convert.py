@@ -470,6 +470,11 @@ def load_checkpoint(directory: str | Path, **runtime):
     directory = Path(directory).absolute()
     if not directory.is_dir():
         raise FileNotFoundError(f"no Orbax checkpoint folder at {directory}")
+    if not (directory / "meta").is_dir() or not (directory / "params").is_dir():
+        looks_like = ("a diffusers folder; convert it first with `mimicjax translate convert --diffusers "
+                      f"{directory} --out CKPT`" if (directory / "config.json").is_file() or any(directory.glob("*.safetensors"))
+                      else "not a checkpoint written by `mimicjax translate convert`")
+        raise ValueError(f"{directory} is {looks_like}")
     with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
         meta = checkpointer.restore(directory, ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
         config = WanConfig.from_dict(meta["wan_config"])
