@@ -145,7 +145,7 @@ def _per_frame_fields(motion: HumanMotion) -> tuple[str, ...]:
     return tuple(n for n in names if getattr(motion, n) is not None)
 
 
-def _channels(motion: HumanMotion) -> dict[str, tuple[np.ndarray, str]]:
+def per_frame_channels(motion: HumanMotion) -> dict[str, tuple[np.ndarray, str]]:
     kinds = {"global_orient": ROTVEC, "body_pose": ROTVEC, "hand_pose": ROTVEC, "face_pose": ROTVEC, "transl": LINEAR, "expression": LINEAR}
     return {name: (getattr(motion, name), kinds[name]) for name in _per_frame_fields(motion)}
 
@@ -157,7 +157,7 @@ def resample(motion: HumanMotion, fps: float) -> HumanMotion:
     # Include the last source frame when the duration is a whole number of new frames (up to rounding).
     num_out = int(np.floor(motion.duration * fps + 1e-6)) + 1
     dst_t = np.arange(num_out) / fps
-    changes = {name: interpolate_at(values, kind, src_t, dst_t) for name, (values, kind) in _channels(motion).items()}
+    changes = {name: interpolate_at(values, kind, src_t, dst_t) for name, (values, kind) in per_frame_channels(motion).items()}
     return motion.replace(fps=fps, **changes)
 
 
@@ -674,7 +674,7 @@ def load_human_motion(
     fields, file_fps = readers[fmt]()
     fps = _settle_fps(file_fps, fps, path)
     motion = _validated(fields, fps, fmt, path)
-    channels, _ = check_and_repair(_channels(motion), "transl", fps, path, repair=repair, max_root_speed=max_root_speed)
+    channels, _ = check_and_repair(per_frame_channels(motion), "transl", fps, path, repair=repair, max_root_speed=max_root_speed)
     motion = motion.replace(**channels)
     motion = motion.replace(up_axis=_settle_up_axis(motion, up_axis, path))
     return motion.to_z_up(rest_pelvis=rest_pelvis) if to_z_up else motion

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers) -> None:
-    motions = subparsers.add_parser("motions", help="inspect a motion library (info, render)")
+    motions = subparsers.add_parser("motions", help="inspect a motion library (info, render) and perturb motions")
     sub = motions.add_subparsers(dest="motions_command", metavar="SUBCOMMAND")
     sub.required = True
 
@@ -25,6 +25,22 @@ def register(subparsers) -> None:
     render.add_argument("--width", type=int, default=640)
     render.add_argument("--height", type=int, default=480)
     render.set_defaults(func=render_command)
+
+    perturb = sub.add_parser(
+        "perturb", help="add the artefacts of motion lifted from generated videos (levels 0-5)",
+        description="Perturb SMPL-family motions with the artefacts of video-lifted motion (mimicjax.motion.noise: "
+                    "jitter, wobble, flicker, frame timing, root drift, depth drift, scale, morphology) at one level "
+                    "0-5, deterministic per --seed, and write each as an AMASS npz in --out. --plot also measures "
+                    "every artefact at every level on the inputs (SMPL joint error) and draws it.")
+    perturb.add_argument("inputs", nargs="+", metavar="MOTION", help="SMPL-family files (any format `mimicjax retarget` reads)")
+    perturb.add_argument("--level", type=float, required=True, metavar="L", help="0 (unchanged) to 5")
+    perturb.add_argument("--seed", type=int, default=0)
+    perturb.add_argument("--out", required=True, metavar="DIR")
+    perturb.add_argument("--artefact", action="append", default=None, metavar="NAME",
+                         help="only this artefact (repeatable; default: all)")
+    perturb.add_argument("--fps", type=float, default=None, help="frame rate of inputs that do not record one")
+    perturb.add_argument("--plot", default=None, metavar="PNG", help="also plot the error of each artefact at each level")
+    perturb.set_defaults(func=perturb_command)
 
 
 def info_command(args: argparse.Namespace) -> int:
@@ -64,4 +80,37 @@ def render_command(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.library} has {lib.num_clips} clips; pass --clip 0..{lib.num_clips - 1}")
     count = render_clip(lib, args.clip, args.out, args.width, args.height, progress=True)
     print(f"wrote {args.out} ({count} frames, clip {args.clip} '{lib.meta.clip_names[args.clip]}')")
+    return 0
+
+
+def perturb_command(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from mimicjax.human import load_human_motion, save_amass_npz
+    from mimicjax.io_utils import atomic_write_text, check_writable_file
+    from mimicjax.motion import noise
+
+    artefacts = tuple(args.artefact) if args.artefact else noise.ARTEFACT_NAMES
+    unknown = sorted(set(artefacts) - set(noise.ARTEFACT_NAMES))
+    if unknown:
+        raise ValueError(f"--artefact {unknown[0]!r} is unknown; choose from {', '.join(noise.ARTEFACT_NAMES)}")
+    if not 0 <= args.level <= noise.MAX_LEVEL:
+        raise ValueError(f"--level must be within 0..{noise.MAX_LEVEL}, got {args.level:g}")
+    out = Path(args.out)
+    check_writable_file(out / "probe.npz", "--out")
+    check_writable_file(args.plot, "--plot")
+    motions = [load_human_motion(path, fps=args.fps) for path in args.inputs]  # every input read before any write
+    stems = [Path(path).stem for path in args.inputs]
+    if len(set(stems)) != len(stems):
+        raise ValueError("two inputs share a file name; --out would hold only one of them")
+    for stem, motion in zip(stems, motions):
+        noisy = noise.perturb(motion, args.level, args.seed, artefacts)
+        save_amass_npz(noisy, out / f"{stem}.npz")
+        print(f"wrote {out / (stem + '.npz')} ({noisy.num_frames} frames, level {args.level:g}, seed {args.seed})")
+    if args.plot:
+        table = noise.error_table(motions, seed=args.seed)
+        noise.plot_error_table(table, args.plot, title=f"{len(motions)} clip(s), seed {args.seed}")
+        atomic_write_text(Path(args.plot).with_suffix(".json"), json.dumps(table, indent=2) + "\n")
+        print(f"wrote {args.plot} and its numbers {Path(args.plot).with_suffix('.json')}")
     return 0
