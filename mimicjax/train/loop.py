@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from mimicjax import config as config_lib
@@ -154,6 +155,10 @@ def train(
     with Checkpoints(checkpoints_dir, max_to_keep=config.train.keep_checkpoints) as checkpoints:
         if resume:
             start = restore_run(run, checkpoints)
+            if any(path == "ppo.learning_rate" for path, _, _ in changes):
+                # The rate lives in the train state (the KL-adaptive rule moves it): a requested one restarts it.
+                rate = jax.device_put(jnp.asarray(config.ppo.learning_rate, jnp.float32), run.train_state.learning_rate.sharding)
+                run.train_state = run.train_state.replace(learning_rate=rate)
         with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
             logger.write_config(config_lib.to_dict(config))
             if changes:

@@ -181,3 +181,29 @@ def test_a_short_cpu_run_learns_to_track_one_motion(tmp_path):
     first, last = np.mean(history[:5], axis=0), np.mean(history[-5:], axis=0)
     assert last[0] > first[0] + 0.3, f"mean reward per step went from {first[0]:.3f} to {last[0]:.3f}"
     assert last[1] > first[1] - 0.02, f"keypoint tracking reward fell from {first[1]:.3f} to {last[1]:.3f}"
+
+
+def test_resume_applies_reward_and_rate_changes_from_the_iteration_it_resumes(straight_run, tmp_path, capsys):
+    """`--resume --set env.rewards.keypoint=2.0 --set ppo.learning_rate=...`: the resolved config says so,
+    and the rate, which the KL-adaptive rule keeps in the train state, restarts from the requested one: after
+    one update it lies within the rule's reach of the request (x1.5 or /2 per minibatch step), far from the
+    rate the run had."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(straight_run[0], run_dir)
+    config = straight_run[1].config.ppo
+    old = read_jsonl(run_dir / "scalars.jsonl")[-1]["ppo/learning_rate"]
+    rate = old * 100 if old * 100 <= config.max_learning_rate else old / 100
+    assert cli.main(["train", "--config", str(SMOKE), "--run-dir", str(run_dir), "--resume", "--set", "train.iterations=5",
+                     "--set", "env.rewards.keypoint=2.0", "--set", f"ppo.learning_rate={rate!r}"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming at iteration 4 with:" in out and "env.rewards.keypoint: 1.0 -> 2.0" in out
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["env"]["rewards"]["keypoint"] == 2.0 and saved["ppo"]["learning_rate"] == rate
+    assert config_lib.from_dict(config_lib.ExperimentConfig, Checkpoints(run_dir / "checkpoints").config(5)).env.rewards.keypoint == 2.0
+    last = read_jsonl(run_dir / "scalars.jsonl")[-1]
+    steps = config.epochs * config.minibatches
+    reach = (rate * config.lr_decrease_factor**steps, rate * config.lr_increase_factor**steps)
+    assert last["step"] == 5 and reach[0] * 0.999 <= last["ppo/learning_rate"] <= reach[1] * 1.001
+    assert not reach[0] <= old <= reach[1]  # the old rate would not pass
