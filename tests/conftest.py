@@ -22,7 +22,8 @@ REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
 # compilation cache) and so run on one worker, one after another.
 SHARED_WORK_GROUPS = {
     "tiny_runs": ("tests/deploy/test_export.py", "tests/deploy/test_onnx.py", "tests/eval/test_eval.py",
-                  "tests/reliability/test_damaged_checkpoints.py", "tests/train/test_distill.py"),
+                  "tests/eval/test_robustness.py", "tests/reliability/test_damaged_checkpoints.py",
+                  "tests/train/test_distill.py"),
     "tracking_env": ("tests/deploy/test_observation.py", "tests/envs/test_mirror.py", "tests/envs/test_tracking.py"),
     "training_programs": ("tests/bench/test_bench_train.py", "tests/test_notebooks.py", "tests/train/test_sweep.py"),
 }

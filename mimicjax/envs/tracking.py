@@ -19,6 +19,7 @@ terminations, randomisation and mirroring live in their own modules; see their d
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -237,6 +238,13 @@ class TrackingEnv(Env):
 
     def reset(self, rng) -> State:
         return self._reset(rng, None, None)
+
+    def with_library(self, library) -> "TrackingEnv":
+        """This env on another motion library of the same shapes: e.g. a traced argument of a jitted
+        function, so that one compiled program serves every library of those shapes."""
+        env = copy.copy(self)
+        env.library = library
+        return env
 
     def reset_to(self, rng, clip, time) -> State:
         """A new episode on clip `clip` from `time` seconds (e.g. for evaluation), the robot on the reference."""

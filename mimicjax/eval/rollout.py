@@ -102,8 +102,8 @@ def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=
                 key, act = "train", teacher_act(config.env.observations.actor)
             if distill.is_policy_only(checkpoints, step):  # exported with `mimicjax export`
                 state = distill.restore_policy_only(checkpoints, step, target[key])
-            else:
-                state = checkpoints.restore(step, target=target)[key]
+            else:  # the policy alone: the rollout and sampler state (shaped by the run's motions) are not read
+                state = checkpoints.restore(step, target=target, only=(key,))[key]
             return config, kind, state, act
 
         if step is None:  # the newest checkpoint that reads, skipping damaged ones with a warning
@@ -257,19 +257,21 @@ RECORDED_PREFIXES = ("error/", "termination/")
 
 
 def make_eval_rollout(env, act: Callable[[Any, dict], jax.Array], num_steps: int):
-    """The jitted `(policy_state, clip_ids [E], start_times [E], keys [E]) -> record` of `num_steps`
-    deterministic steps.
+    """The jitted `(policy_state, library, clip_ids [E], start_times [E], keys [E]) -> record` of `num_steps`
+    deterministic steps. The motion library is an argument, not a constant of the program, so one
+    compiled rollout serves every library of the same shapes (e.g. the noise levels of a benchmark).
 
     record: "metrics" {name: [T, E]} (errors and termination causes), "terminated"/"truncated" [T, E],
     "qpos" [T, E, nq] and "time" [T, E], the state *before* each step (for videos).
     """
 
-    def rollout(policy_state, clip_ids, start_times, keys):
-        state = jax.vmap(env.reset_to)(keys, clip_ids, start_times)
+    def rollout(policy_state, library, clip_ids, start_times, keys):
+        on_library = env.with_library(library)
+        state = jax.vmap(on_library.reset_to)(keys, clip_ids, start_times)
 
         def step(state, _):
             action = act(policy_state, state.obs)
-            next_state = jax.vmap(env.step)(state, action)
+            next_state = jax.vmap(on_library.step)(state, action)
             record = {
                 "metrics": {k: v for k, v in next_state.metrics.items() if k.startswith(RECORDED_PREFIXES)},
                 "terminated": next_state.terminated,
@@ -315,7 +317,7 @@ def run_episodes(policy: Policy, env, library, clip_ids, seed: int = 0, start_ti
     from_start = start_times == 0 if from_start is None else np.asarray(from_start, bool)
     num_steps = rollout_steps(env, library, clip_ids, start_times)
     rollout = make_eval_rollout(env, policy.act, num_steps)
-    record = rollout(policy.state, jnp.asarray(clip_ids), jnp.asarray(start_times), episode_keys(seed, from_start))
+    record = rollout(policy.state, library, jnp.asarray(clip_ids), jnp.asarray(start_times), episode_keys(seed, from_start))
     return jax.tree.map(np.asarray, jax.device_get(record))
 
 

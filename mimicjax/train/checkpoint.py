@@ -81,13 +81,29 @@ class Checkpoints:
             force=force,
         )
 
-    def restore(self, step: int | None = None, target: Any = None) -> Any:
+    def restore(self, step: int | None = None, target: Any = None, only: tuple[str, ...] | None = None) -> Any:
         """The state saved at `step` (default: the latest), in the structure of `target`.
 
         `target` is the state as built at start-up, or its `jax.eval_shape`: it fixes the pytree types,
         dtypes and shardings. Without it the raw nested dicts come back and PRNG keys stay key data.
+        `only`: restore just these top-level entries of a dict `target` (the others are not read, so their
+        shapes in `target` need not match the saved ones); returns a dict of them.
         """
         step = self._resolve_step(step)
+        if only is not None:
+            # The other entries are read as saved (their shapes from the checkpoint's own metadata), then dropped.
+            saved = ocp.StandardCheckpointHandler().metadata(self.directory / str(step) / _STATE)
+            saved = getattr(saved, "tree", saved)
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            skipped = {key: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved[key])
+                       for key in saved if key not in only}
+            kept = {key: target[key] for key in only}
+            abstract = {**skipped, **jax.tree.map(_abstract_leaf, kept)}
+            restored = self._manager.restore(step, args=ocp.args.Composite(**{
+                _STATE: ocp.args.StandardRestore(abstract), _METADATA: ocp.args.JsonRestore()}))
+            data = {key: restored[_STATE][key] for key in only}
+            data = jax.tree.map(_empty_like_target, data, kept)
+            return _decode_prng_keys(data, kept, restored[_METADATA].get(_PRNG_KEYS, {}))
         abstract = None if target is None else jax.tree.map(_abstract_leaf, target)
         restored = self._manager.restore(
             step,

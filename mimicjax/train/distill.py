@@ -238,7 +238,7 @@ def load_teacher(teacher_dir: str | Path, env, step: int | None = None):
             teacher_config = read_run_config(teacher_dir, step)  # its own num_envs shapes the saved rollout
             if is_policy_only(checkpoints, step):
                 return restore_policy_only(checkpoints, step, teacher_train_state(teacher_config, env, jax.random.key(0)))
-            return checkpoints.restore(step, target=teacher_checkpoint_target(teacher_config, env))["train"]
+            return checkpoints.restore(step, target=teacher_checkpoint_target(teacher_config, env), only=("train",))["train"]
 
         try:
             if step is None:
