@@ -72,4 +72,6 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, step: int | None = N
             checkpoints.save(policy.step, {"policy": distill.policy_only(policy.state)}, config=config,
                              metadata=metadata, force=True)
         atomic_write_text(tmp / CONFIG_FILE, dumps(config))
+        for marker in tmp.rglob("commit_success.txt"):  # Orbax writes the folder's absolute path in these
+            marker.write_text("Checkpoint commit was successful\n")
     return out_dir

@@ -113,8 +113,10 @@ class Sim2Sim:
         qvel = np.concatenate([frame["root_lin_vel"][i], local_ang, frame["joint_vel"][i]])
         return qpos, qvel
 
-    def run_episode(self, motion: obs_lib.ReferenceMotion, clip: int, start: float = 0.0, on_step=None) -> dict:
-        """One episode from `start` seconds of `clip`; returns its success, length and keypoint errors."""
+    def run_episode(self, motion: obs_lib.ReferenceMotion, clip: int, start: float = 0.0, on_step=None,
+                    observations: list | None = None) -> dict:
+        """One episode from `start` seconds of `clip`; returns its success, length and keypoint errors.
+        `observations`: a list that receives every observation the policy saw (e.g. to check an export)."""
         mujoco, spec, data, ref_data = self._mujoco, self.spec, self.data, self.ref_data
         mujoco.mj_resetData(self.model, data)
         frame = motion.sample(clip, np.array([start]))
@@ -130,6 +132,8 @@ class Sim2Sim:
         while True:
             obs = observe(data.qpos[7:], data.qvel[6:], data.qvel[3:6], data.qpos[3:7], last_action,
                           motion.goal(spec, clip, time))
+            if observations is not None:
+                observations.append(obs)
             action = self.session.run([self.action_name], {self.input_name: obs[None]})[0][0].astype(np.float64)
             data.ctrl[:] = np.clip(obs_lib.joint_targets(spec, action), self.ctrl_low, self.ctrl_high)
             for _ in range(self.substeps):

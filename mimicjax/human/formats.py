@@ -671,7 +671,12 @@ def load_human_motion(
         "tram": lambda: _read_tram(raw, path, camera),
         "4dhumans": lambda: _read_4dhumans(raw, path, subject),
     }
-    fields, file_fps = readers[fmt]()
+    try:
+        fields, file_fps = readers[fmt]()
+    except MotionFormatError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError) as error:  # numpy's words, about arrays it could not use
+        raise _unreadable(raw, fmt, path, error) from None
     fps = _settle_fps(file_fps, fps, path)
     motion = _validated(fields, fps, fmt, path)
     channels, _ = check_and_repair(per_frame_channels(motion), "transl", fps, path, repair=repair, max_root_speed=max_root_speed)
@@ -689,6 +694,19 @@ def _settle_fps(file_fps, fps, path) -> float:
     if file_fps is None:
         raise fail(path, "the file does not record its frame rate", "pass --fps <frames per second> (fps= in Python; the source video's frame rate)")
     return require_positive_fps(file_fps, path, "fps")
+
+
+def _unreadable(raw: dict, fmt: str, path, error: Exception) -> MotionFormatError:
+    """The user's words for a reader that failed inside numpy: empty arrays, text where numbers belong."""
+    arrays = {k: v for k, v in raw.items() if isinstance(v, np.ndarray) and v.ndim > 0}
+    empty = sorted(k for k, v in arrays.items() if v.size == 0)
+    text = sorted(k for k, v in arrays.items() if v.dtype.kind in "USO" and v.size > 1)
+    if empty:
+        return fail(path, f"the arrays {empty} hold no frames", "export a clip of at least 2 frames")
+    if text:
+        return fail(path, f"the arrays {text} hold text, not numbers", "re-export the file with numeric arrays")
+    return fail(path, f"cannot be read as {fmt} ({type(error).__name__}: {error})",
+                "check format= (or --format) and that the file was written completely")
 
 
 # Plausible ranges of a human motion: outside them the file was misread or mis-exported (degrees for

@@ -61,6 +61,7 @@ def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_p
     run_size = sum(f.stat().st_size for f in run_dir.joinpath("checkpoints").rglob("*") if f.is_file())
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < run_size
     assert json.loads((out / "config.json").read_text())["env"]["sim"]["variant"] == original.config.env.variant
+    assert not any(str(tmp_path) in f.read_text(errors="ignore") for f in out.rglob("*") if f.is_file())  # no paths
     assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
 
     if kind == "teacher":  # distillation reads an exported teacher as it reads the run

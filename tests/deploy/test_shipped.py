@@ -39,3 +39,25 @@ def test_the_shipped_student_exports_and_tracks_in_mujoco_c(tmp_path, capsys):
     episode = result["per_episode"][0]
     assert episode["name"] == "wave" and episode["success"], episode
     assert episode["keypoint_error"]["mean"] < 0.08
+
+
+def test_the_onnx_student_equals_jax_on_observations_recorded_in_mujoco_c(tmp_path):
+    """Observations the NumPy robot loop built while the exported student walked in MuJoCo (C), fed to the
+    ONNX graph and to the JAX policy: the same actions within 1e-5."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from mimicjax.deploy.observation import ReferenceMotion
+    from mimicjax.deploy.onnx_export import student_onnx, verify_onnx
+    from mimicjax.deploy.sim2sim import Sim2Sim
+    from mimicjax.eval.rollout import load_policy
+    from mimicjax.train.loop import sample_library_path
+
+    policy = load_policy(demo.shipped_policy_dir("student"))
+    model = student_onnx(policy)
+    path = tmp_path / "student.onnx"
+    onnx.save(model, str(path))
+    recorded = []
+    Sim2Sim(path).run_episode(ReferenceMotion.load(sample_library_path("23dof")), clip=0, observations=recorded)
+    assert len(recorded) > 50
+    assert verify_onnx(model, policy, samples=1, observations=recorded) <= 1e-5

@@ -73,3 +73,14 @@ def test_a_damaged_motion_library_is_one_clear_line(tmp_path, capsys, damage):
     assert cli.main(["motions", "info", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "damaged.npz" in err and "rebuild" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("poses, message", [
+    (np.zeros((0, 156)), r"the arrays \['poses', 'trans'\] hold no frames"),
+    (np.full((5, 156), "a"), r"the arrays \['poses'\] hold text, not numbers"),
+])
+def test_empty_or_text_arrays_are_named_in_the_users_words(tmp_path, poses, message):
+    path = tmp_path / "odd.npz"
+    np.savez(path, poses=poses, trans=np.zeros((len(poses), 3)), betas=np.zeros(10), mocap_framerate=30.0)
+    with pytest.raises(MotionFormatError, match=rf"odd.npz: {message}"):
+        load_human_motion(path)
