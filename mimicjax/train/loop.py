@@ -138,7 +138,9 @@ def train(
 
     run_dir = Path(run_dir)
     checkpoints_dir = run_dir / "checkpoints"
-    has_checkpoints = checkpoints_dir.is_dir() and any(p.name.isdigit() for p in checkpoints_dir.iterdir())
+    from mimicjax.train.distill import has_checkpoints as run_has_checkpoints
+
+    has_checkpoints = run_has_checkpoints(run_dir)
     if has_checkpoints and not resume:
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
     if resume and not has_checkpoints:
