@@ -45,7 +45,9 @@ class SimConfig:
     # "jax": MJX's JAX implementation (CPU, TPU, GPU). "warp": MuJoCo Warp (NVIDIA GPUs, needs the
     # `cuda` extra). "auto": Warp on an NVIDIA GPU when installed, otherwise JAX.
     impl: Impl = "auto"
-    # Solver overrides; None keeps the model file's settings.
+    # Solver overrides; None keeps the model file's settings (Newton). "cg" needs no Cholesky of the
+    # constraint Hessian, which matters for how many threads XLA's CPU pool may safely use.
+    solver: Literal["newton", "cg"] | None = None
     solver_iterations: int | None = None
     line_search_iterations: int | None = None
     model_path: str | None = None  # another MJCF of the same variant, e.g. a modified copy
@@ -98,11 +100,24 @@ def substeps_per_control(config: SimConfig) -> int:
     return int(round(ratio))
 
 
+def _solver_table():
+    import mujoco
+
+    return {"newton": mujoco.mjtSolver.mjSOL_NEWTON, "cg": mujoco.mjtSolver.mjSOL_CG}
+
+
+_SOLVERS = _solver_table()
+
+
 def load_mj_model(config: SimConfig):
     """The host-side MuJoCo model with the config's timestep and solver settings applied."""
     model = g1.load_model(config.variant, config.model_path)
     substeps_per_control(config)  # validate before anything is compiled
     model.opt.timestep = 1.0 / config.physics_hz
+    if config.solver is not None:
+        if config.solver not in _SOLVERS:
+            raise ValueError(f"sim.solver must be one of {sorted(_SOLVERS)} or None, got {config.solver!r}")
+        model.opt.solver = _SOLVERS[config.solver]
     if config.solver_iterations is not None:
         model.opt.iterations = config.solver_iterations
     if config.line_search_iterations is not None:

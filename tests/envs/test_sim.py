@@ -97,6 +97,14 @@ def test_bad_sim_configs_are_clear_errors():
         sim_lib.load_mj_model(sim_lib.SimConfig(variant="31dof"))
 
 
+def test_solver_override_reaches_the_model():
+    assert sim_lib.load_mj_model(sim_lib.SimConfig()).opt.solver == mujoco.mjtSolver.mjSOL_NEWTON
+    cg = sim_lib.load_mj_model(sim_lib.SimConfig(solver="cg", solver_iterations=7))
+    assert cg.opt.solver == mujoco.mjtSolver.mjSOL_CG and cg.opt.iterations == 7
+    with pytest.raises(ValueError, match="sim.solver must be one of"):
+        sim_lib.load_mj_model(sim_lib.SimConfig(solver="pgs"))
+
+
 def test_auto_backend_is_jax_without_a_gpu():
     if jax.default_backend() == "gpu":
         pytest.skip("this check is for machines without a GPU")
