@@ -159,31 +159,99 @@ def _set_path(node, keys: list[str], text: str, full_path: str):
             f"unknown config field {full_path!r}: {type(node).__name__} has {', '.join(sorted(fields))}"
         )
     current = getattr(node, key)
-    if len(keys) > 1:
-        return dataclasses.replace(node, **{key: _set_path(current, keys[1:], text, full_path)})
     hint = typing.get_type_hints(type(node)).get(key, type(current))
-    return dataclasses.replace(node, **{key: _parse_value(text, hint, current, full_path)})
+    if len(keys) > 1 and not dataclasses.is_dataclass(current) and _pair_value_hint(hint) is not None:
+        return _replace(node, key, _set_pair(current, hint, keys[1:], text, full_path), full_path)
+    if len(keys) > 1:
+        return _replace(node, key, _set_path(current, keys[1:], text, full_path), full_path)
+    return _replace(node, key, _parse_value(text, hint, full_path), full_path)
 
 
-def _parse_value(text: str, hint, current, full_path: str):
+def _replace(node, key: str, value, full_path: str):
+    try:
+        return dataclasses.replace(node, **{key: value})
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as error:  # the dataclass's own checks
+        raise ConfigError(f"{full_path}: {error}") from None
+
+
+def _pair_value_hint(hint):
+    """X when `hint` is a tuple of (str, X) pairs (optionally `| None`): a dict stored as pairs."""
+    for option in typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,):
+        args = typing.get_args(option)
+        if typing.get_origin(option) is tuple and len(args) == 2 and args[1] is Ellipsis:
+            item = typing.get_args(args[0])
+            if typing.get_origin(args[0]) is tuple and len(item) == 2 and item[0] is str:
+                return item[1]
+    return None
+
+
+def _set_pair(current, hint, keys: list[str], text: str, full_path: str):
+    """`current` (pairs or None) with the pair named keys[0] set to the parsed `text` (added if new)."""
+    if len(keys) != 1:
+        raise ConfigError(f"cannot set {full_path!r}: {'.'.join(keys)} is deeper than one key of a mapping")
+    pairs = dict(current or ())
+    value_hint = _pair_value_hint(hint)
+    pairs[keys[0]] = _parse_value(text, value_hint, full_path)
+    return tuple(pairs.items())
+
+
+def as_literal(value):
+    """Config form of a parsed value: dicts become tuples of (key, value) pairs, lists tuples, recursively."""
+    if isinstance(value, dict):
+        return tuple((k, as_literal(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(as_literal(v) for v in value)
+    return value
+
+
+def _parse_value(text: str, hint, full_path: str):
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = text  # a bare word is a string
-    if isinstance(value, list):
-        value = tuple(value)
+    value = as_literal(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{full_path}={text!r}: not a finite number")
+    if list(non_finite_fields(value)):
+        raise ConfigError(f"{full_path}={text!r}: holds a number that is not finite")
     if not _matches(value, hint):
         raise ConfigError(
-            f"{full_path}={text!r}: expected {_type_name(hint)}, got {type(value).__name__}"
+            f"{full_path}={text!r}: expected {_type_name(hint)}, got {_describe(value)}"
         )
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    return _coerce(value, hint)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _coerce(value, hint):
+    """Ints where the type says float become floats, inside tuples too (so saved configs read back equal)."""
+    if hint is float and _is_int(value):
+        return float(value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if _matches(value, arg):
+                return _coerce(value, arg)
+    if origin is tuple and isinstance(value, tuple):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0]) for v in value)
+        if len(args) == len(value):
+            return tuple(_coerce(v, a) for v, a in zip(value, args))
     return value
 
 
+def _describe(value) -> str:
+    if isinstance(value, tuple):
+        return f"tuple {value!r}"
+    return type(value).__name__
+
+
 def _matches(value, hint) -> bool:
+    """Does `value` fit the type hint, element by element (tuple[float, ...], tuple[tuple[str, float], ...])?"""
     origin = typing.get_origin(hint)
     if hint is Any:
         return True
@@ -191,20 +259,29 @@ def _matches(value, hint) -> bool:
         return any(_matches(value, arg) for arg in typing.get_args(hint))
     if origin is typing.Literal:
         return value in typing.get_args(hint)
-    if origin is tuple:
-        return isinstance(value, tuple)
+    if origin is tuple or hint is tuple:
+        if not isinstance(value, tuple):
+            return False
+        args = typing.get_args(hint)
+        if not args:
+            return True
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_matches(v, a) for v, a in zip(value, args))
     if hint is type(None):
         return value is None
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:  # True is an int to Python, never a count to a user
-        return isinstance(value, int) and not isinstance(value, bool)
+        return _is_int(value)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
 
 
 def _type_name(hint) -> str:
+    if typing.get_args(hint):  # tuple[float, ...] and the like: say what goes inside
+        return str(hint).replace("typing.", "")
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 

@@ -47,7 +47,8 @@ class RewardConfig:
     joint_vel_sigma: float = 2.0  # rad/s, on the mean squared joint velocity error
     body_lin_vel_sigma: float = 1.0  # m/s, mean over keypoint bodies
     body_ang_vel_sigma: float = 3.14  # rad/s, mean over keypoint bodies
-    # Keypoint weights: group weights (None: `g1.KEYPOINT_GROUP_WEIGHTS`) and per-body overrides.
+    # Keypoint weights: group weights (groups not named keep `g1.KEYPOINT_GROUP_WEIGHTS`) and per-body
+    # overrides. `--set env.rewards.keypoint_group_weights.end_effector=3` changes one group.
     keypoint_group_weights: tuple[tuple[str, float], ...] | None = None
     keypoint_weight_overrides: tuple[tuple[str, float], ...] = ()
     # "anchored": the reference keypoints are moved so the reference root sits at the robot's root
@@ -80,14 +81,13 @@ def weights(config: RewardConfig) -> dict[str, float]:
 
 def keypoint_weights(spec, config: RewardConfig) -> np.ndarray:
     """(K,) weights of `spec.keypoint_bodies` from group weights and per-body overrides."""
-    if config.keypoint_group_weights is None:
-        out = np.asarray(spec.keypoint_weights, np.float64).copy()
-    else:
-        groups = dict(config.keypoint_group_weights)
-        missing = sorted(set(spec.keypoint_groups) - set(groups))
-        if missing:
-            raise ValueError(f"rewards.keypoint_group_weights lacks the groups {missing} (groups: {sorted(set(spec.keypoint_groups))})")
-        out = np.array([float(groups[g]) for g in spec.keypoint_groups])
+    # Groups not named keep the robot's default weight, so one group can be changed alone.
+    groups = dict(zip(spec.keypoint_groups, np.asarray(spec.keypoint_weights, np.float64)))
+    for group, weight in config.keypoint_group_weights or ():
+        if group not in groups:
+            raise ValueError(f"rewards.keypoint_group_weights names the group {group!r}, which the robot does not have; groups: {sorted(groups)}")
+        groups[group] = float(weight)
+    out = np.array([groups[g] for g in spec.keypoint_groups])
     for name, weight in config.keypoint_weight_overrides:
         if name not in spec.keypoint_bodies:
             raise ValueError(f"rewards.keypoint_weight_overrides names {name!r}, which is not a keypoint; keypoints: {list(spec.keypoint_bodies)}")

@@ -64,6 +64,11 @@ class TrackingConfig:
     # makes the compiled step larger, so it is off by default; the env itself reads only qpos/qvel.
     reset_kinematics: bool = False
 
+    def __post_init__(self):
+        # Keypoint and group names are the robot's: a typo fails when the config is built, not in the env.
+        if self.rewards.keypoint_group_weights or self.rewards.keypoint_weight_overrides:
+            reward_lib.keypoint_weights(g1_lib.spec(self.sim.variant), self.rewards)
+
     @property
     def variant(self) -> str:
         return self.sim.variant

@@ -150,17 +150,8 @@ def _check_grid(grid, where: str) -> dict[str, list]:
             raise ConfigError(f"{where}: GRID keys must be dotted config paths such as 'ppo.learning_rate', got {key!r}")
         if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
             raise ConfigError(f"{where}: GRID[{key!r}] must be a non-empty list of values, got {values!r}")
-        checked[key] = [_as_literal(v) for v in values]
+        checked[key] = [config_lib.as_literal(v) for v in values]
     return checked
-
-
-def _as_literal(value):
-    """Dicts become tuples of (key, value) pairs, lists become tuples, recursively."""
-    if isinstance(value, dict):
-        return tuple((k, _as_literal(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_literal(v) for v in value)
-    return value
 
 
 def _override(config, key: str, value, where: str):

@@ -64,8 +64,16 @@ def test_keypoint_weight_overrides_and_bad_names():
     assert w[SPEC.keypoint_bodies.index("right_ankle_roll_link")] == 3.0
     with pytest.raises(ValueError, match="not a keypoint"):
         R.keypoint_weights(SPEC, R.RewardConfig(keypoint_weight_overrides=(("nose", 1.0),)))
-    with pytest.raises(ValueError, match="lacks the groups"):
-        R.keypoint_weights(SPEC, R.RewardConfig(keypoint_group_weights=(("upper", 1.0),)))
+    with pytest.raises(ValueError, match="the group 'hands', which the robot does not have; groups: .*end_effector"):
+        R.keypoint_weights(SPEC, R.RewardConfig(keypoint_group_weights=(("hands", 1.0),)))
+
+
+def test_groups_not_named_keep_the_robots_default_weight():
+    w = R.keypoint_weights(SPEC, R.RewardConfig(keypoint_group_weights=(("upper", 4.0),)))
+    default = R.keypoint_weights(SPEC, R.RewardConfig())
+    upper = np.array([g == "upper" for g in SPEC.keypoint_groups])
+    np.testing.assert_array_equal(w[upper], 4.0)
+    np.testing.assert_array_equal(w[~upper], default[~upper])
 
 
 def test_regularisers():

@@ -57,3 +57,34 @@ def test_a_refused_value_stops_train_before_anything_is_written(tmp_path, capsys
 def test_every_saved_config_is_plain_json():
     text = json.dumps(config_lib.to_dict(config_lib.load_experiment(SMOKE)), allow_nan=False)  # no NaN/inf
     assert config_lib.from_dict(config_lib.ExperimentConfig, json.loads(text)) == config_lib.load_experiment(SMOKE)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("env.observations.goal_offsets=(0.0,'a')", "expected tuple[float, ...], got tuple (0.0, 'a')"),
+    ("network.actor_hidden_sizes=(256,2.5)", "expected tuple[int, ...]"),
+    ("env.rewards.keypoint_group_weights=((1,2),)", "expected tuple[tuple[str, float], ...] | None"),
+    ("env.rewards.keypoint_group_weights.hands=3", "the group 'hands', which the robot does not have; groups: "
+                                                   "['end_effector', 'lower', 'upper']"),
+    ("env.rewards.keypoint_weight_overrides=(('nose',1.0),)", "names 'nose', which is not a keypoint; keypoints: "),
+    ("env.rewards.keypoint_group_weights.upper.x=1", "deeper than one key of a mapping"),
+    ("env.rewards.keypoint_group_weights.upper=1e999", "not a finite number"),
+    ("env.observations.goal_offsets=(0.0,1e999)", "holds a number that is not finite"),
+])
+def test_tuples_are_checked_element_by_element_and_names_against_the_robot(override, message):
+    with pytest.raises(config_lib.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]").replace("|", r"\|").replace(".", r"\.")):
+        config_lib.apply_overrides(config_lib.load_experiment(SMOKE), [override])
+
+
+def test_mapping_fields_take_one_key_or_a_dict():
+    base = config_lib.load_experiment(SMOKE)
+    one = config_lib.apply_overrides(base, ["env.rewards.keypoint_group_weights.end_effector=3"])
+    assert one.env.rewards.keypoint_group_weights == (("end_effector", 3.0),)  # the others keep the robot's
+    both = config_lib.apply_overrides(one, ["env.rewards.keypoint_group_weights.upper=0.5",
+                                            "env.rewards.keypoint_group_weights.end_effector=4"])
+    assert both.env.rewards.keypoint_group_weights == (("end_effector", 4.0), ("upper", 0.5))
+    as_dict = config_lib.apply_overrides(base, ["env.rewards.keypoint_group_weights={'end_effector': 4, 'upper': 0.5}"])
+    assert as_dict == both
+    # Ints where floats are meant read back as floats, so the saved config round-trips equal.
+    offsets = config_lib.apply_overrides(base, ["env.observations.goal_offsets=(0, 1)"]).env.observations.goal_offsets
+    assert offsets == (0.0, 1.0) and all(isinstance(v, float) for v in offsets)
