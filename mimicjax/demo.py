@@ -21,6 +21,7 @@ SAMPLE_MOTIONS = ("walk", "wave", "squat")
 # `mimicjax train`/`mimicjax distill` run directory (checkpoints/<step>/ with the run's resolved config).
 POLICIES_DIR = PROJECT_ROOT / "data" / "policies"
 SHIPPED_STUDENT_VIDEO = "shipped_student.mp4"
+SHIPPED_STUDENT_HTML = "shipped_student.html"
 SHIPPED_STUDENT_JSON = "shipped_student_eval.json"
 
 
@@ -72,7 +73,7 @@ def shipped_policy_stage(out: Path, run_dir: Path, motions: Path, num_clips: int
     return (
         f"evaluate the shipped student ({run_dir}) on every sample clip and render it",
         ["eval", "--run-dir", str(run_dir), "--motions", str(motions), "--json", str(out / SHIPPED_STUDENT_JSON),
-         "--video", str(out / SHIPPED_STUDENT_VIDEO), "--video-clip", clips, "--video-stride", str(video_stride),
+         "--video", str(out / SHIPPED_STUDENT_VIDEO), "--html", str(out / SHIPPED_STUDENT_HTML), "--video-clip", clips, "--video-stride", str(video_stride),
          "--video-width", str(width), "--video-height", str(height), "--no-log"],
     )
 
@@ -156,6 +157,7 @@ def demo_command(args: argparse.Namespace) -> int:
     print(f"\ndemo finished in {minutes:.1f} min. Results in {out}/:")
     if shipped == 0:
         print(f"  {SHIPPED_STUDENT_VIDEO:<20} the shipped student on every sample clip, its reference as a ghost")
+        print(f"  {SHIPPED_STUDENT_HTML:<20} the same episodes as an interactive 3-D replay (open in a browser)")
         print(f"  {SHIPPED_STUDENT_JSON:<20} its success rate and keypoint errors per clip")
     elif shipped:
         print(f"  (the shipped student's evaluation failed, exit {shipped}: see its messages above)")

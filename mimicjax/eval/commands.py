@@ -72,8 +72,11 @@ def register(subparsers) -> None:
     parser.add_argument("--json", default=None, metavar="OUT.json", help="where to write the results")
     parser.add_argument("--video", default=None, metavar="OUT.mp4",
                         help="render the whole clip from its start, with the reference as a ghost and the goal keypoints")
+    parser.add_argument("--html", default=None, metavar="OUT.html",
+                        help="an interactive 3-D replay of the same episodes as --video (robot, ghost, goal keypoints) "
+                        "in one web page (Brax's viewer; needs no OpenGL)")
     parser.add_argument("--video-clip", type=video_clip_arg, default=0, metavar="I|I,J,..|all",
-                        help="clip of the video (default 0), several (one after another in one file), or 'all'")
+                        help="clip of the video and replay (default 0), several (one after another), or 'all'")
     parser.add_argument("--video-stride", type=int, default=1, metavar="N",
                         help="render every N-th control step (default 1: all, at the control rate)")
     parser.add_argument("--video-width", type=int, default=640, metavar="W")
@@ -106,6 +109,7 @@ def evaluate(
     random_starts: int = DEFAULT_RANDOM_STARTS,
     min_remaining: float | None = None,
     video_stride: int = 1,
+    html: str | Path | None = None,
 ) -> dict:
     """Evaluate the run's policy; returns the results (also written as JSON, and logged when `log`)."""
     from mimicjax.config import ConfigError
@@ -123,7 +127,7 @@ def evaluate(
     min_remaining = rollout_lib.MIN_REMAINING_SECONDS if min_remaining is None else float(min_remaining)
     config = distill.read_run_config(run_dir, checkpoint)
     library = load_motions(config, motions)
-    video_clips = _video_clips(video_clip, library.num_clips) if video is not None else []
+    video_clips = _video_clips(video_clip, library.num_clips) if video is not None or html is not None else []
     if video_stride < 1:
         raise ConfigError(f"--video-stride must be at least 1, got {video_stride}")
     plan = rollout_lib.evaluation_plan(library, episodes, random_starts, noise_scale, seed, min_remaining)
@@ -156,11 +160,18 @@ def evaluate(
     result.update(headline(result))
     out = Path(json_path) if json_path else default_json_path(run_dir, policy.step, noise_scale)
     result["json"] = str(out)
+    if video is not None or html is not None:
+        segments, clips_info, fps = _episode_segments(policy, plan, config, env, video_clips, seed, per_episode,
+                                                      video_stride)
+        result["video_clips"] = clips_info
     if video is not None:
-        rendered = _render_video(video, policy, plan, config, env, video_clips, video_size, seed, per_episode,
-                                 video_stride)
-        result["video"] = None if rendered is None else str(video)
-        result["video_clips"] = rendered
+        rendered = _render_video(video, config, segments, fps, video_size)
+        result["video"] = str(video) if rendered else None
+    if html is not None:
+        from mimicjax.eval import html as html_lib
+
+        html_lib.write_html(html, config.env.variant, segments)
+        result["html"] = str(html)
     atomic_write_text(out, dumps(result) + "\n")
     if log:
         from mimicjax.train.logging import RunLogger
@@ -198,22 +209,15 @@ def _video_clips(video_clip, num_clips: int) -> list[int]:
     return clips
 
 
-def _render_video(out, policy, plan, config, env, clips: list[int], size, seed: int, per_episode,
-                  stride: int = 1) -> list[dict] | None:
-    """Render the whole from-start episode of each clip in `clips` (terminations off, the reference as a
-    ghost, every `stride`-th control step) into one mp4 at `out`. Returns per clip {"clip", "name",
-    "steps" (control steps of the episode), "frames" (in the video), "seconds", "success_in_eval" (the
-    evaluation's from-start episode of the clip)}, or None (with a message) when no OpenGL backend works."""
-    import sys
+def _episode_segments(policy, plan, config, env, clips: list[int], seed: int, per_episode, stride: int = 1):
+    """Run the whole from-start episode of each clip in `clips` (terminations off) for a video or replay.
 
+    Returns (`render.Segment`s: the robot, the reference as a ghost and the goal keypoints at every
+    `stride`-th control step; per clip {"clip", "name", "steps" (control steps of the episode), "frames",
+    "seconds", "success_in_eval" (the evaluation's from-start episode of the clip)}; frames per second)."""
     from mimicjax.eval import render
     from mimicjax.eval import rollout as rollout_lib
 
-    reason = render.gl_unavailable(config.env.variant)
-    if reason is not None:
-        print(f"mimicjax eval: skipping the video: no offscreen OpenGL backend works here ({reason}). "
-              f"Install OSMesa (libosmesa6) or EGL, or set MUJOCO_GL=osmesa|egl.", file=sys.stderr)
-        return None
     episodes = [clip * plan.episodes for clip in clips]  # each clip's first from-start episode
     env_clips = plan.env_clips[episodes]
     video_env = rollout_lib.render_env(config, plan.library, sim=env.sim)
@@ -228,10 +232,25 @@ def _render_video(out, policy, plan, config, env, clips: list[int], size, seed: 
                                        render.goal_keypoints(plan.library, int(env_clip), times)))
         info.append({"clip": int(clip), "name": str(names[int(env_clip)]), "steps": steps, "frames": len(qpos),
                      "seconds": float(steps * video_env.dt), "success_in_eval": bool(per_episode["success"][episode])})
+    return segments, info, 1.0 / (stride * video_env.dt)
+
+
+def _render_video(out, config, segments, fps: float, size) -> bool:
+    """Write `segments` into one mp4 at `out`; False (with a message) when no OpenGL backend works."""
+    import sys
+
+    from mimicjax.eval import render
+
+    reason = render.gl_unavailable(config.env.variant)
+    if reason is not None:
+        print(f"mimicjax eval: skipping the video: no offscreen OpenGL backend works here ({reason}). "
+              f"Install OSMesa (libosmesa6) or EGL, or set MUJOCO_GL=osmesa|egl; --html needs no OpenGL.",
+              file=sys.stderr)
+        return False
     width, height = size
-    render.write_video(out, config.env.variant, segments, fps=1.0 / (stride * video_env.dt), width=width,
-                       height=height, progress=sys.stderr.isatty())
-    return info
+    render.write_video(out, config.env.variant, segments, fps=fps, width=width, height=height,
+                       progress=sys.stderr.isatty())
+    return True
 
 
 def print_results(result: dict, run_dir, noise_scale: float = 0.0) -> None:
@@ -252,6 +271,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     check_writable_file(args.json, "--json")  # before the rollout, not after
     check_writable_file(args.video, "--video")
+    check_writable_file(args.html, "--html")
     if args.video_width < 1 or args.video_height < 1:
         raise ValueError(f"--video-width and --video-height must be at least 1, got {args.video_width}x{args.video_height}")
     if args.video:
@@ -273,6 +293,7 @@ def eval_command(args: argparse.Namespace) -> int:
         random_starts=args.random_starts,
         min_remaining=args.min_remaining,
         video_stride=args.video_stride,
+        html=args.html,
     )
     print_results(result, args.run_dir, args.noise_scale)
     return 0

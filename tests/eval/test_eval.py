@@ -153,6 +153,12 @@ def test_demo_evaluates_the_shipped_student(student, shipped_student):
     assert "[shipped]" in printed and "student of" in printed and "random" in printed
     assert not (student.run_dir / "eval").exists() and not (out.parent / "policies" / "g1_tiny_student" / "eval").exists()
     assert not list(out.glob(".*"))  # no temporary files left behind
+    # The interactive replay needs no OpenGL: the same whole episodes as the video, frame for frame.
+    from tests.eval.test_html import decode_page
+
+    assert result["html"] == str(out / "shipped_student.html")
+    replay = decode_page((out / "shipped_student.html").read_text())
+    assert len(replay["states"]["x"]) == sum(clip["frames"] for clip in result["video_clips"])
 
 
 def test_demo_without_a_shipped_policy_says_so_and_goes_on(tmp_path, monkeypatch, capsys):
