@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default="29dof", choices=("29dof", "23dof"))
     parser.add_argument("--impl", default="auto", choices=("auto", "jax", "warp"), help="MJX backend")
     parser.add_argument(
-        "--sweep", action="store_true", help=f"measure batches {', '.join(map(str, SWEEP_BATCHES))} instead"
+        "--sweep", nargs="?", const=",".join(map(str, SWEEP_BATCHES)), default=None, metavar="B,B,...",
+        help=f"measure several batches instead (default {','.join(map(str, SWEEP_BATCHES))})",
     )
     parser.add_argument(
         "--chunk", type=int, default=25, help="control steps per jitted call (default 25 = 0.5 s of sim)"
@@ -36,6 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def sweep_batches(text: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise ValueError(f"--sweep takes comma-separated batch sizes such as 1,64,512, got {text!r}") from None
+    if not batches or min(batches) < 1:
+        raise ValueError(f"--sweep batch sizes must be positive, got {text!r}")
+    return batches
+
+
 def run(args: argparse.Namespace) -> dict:
     import jax
     import mujoco
@@ -44,9 +55,9 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.batch < 1 or args.steps < 1 or args.chunk < 1:
         raise ValueError("--batch, --steps and --chunk must be positive")
+    batches = sweep_batches(args.sweep) if args.sweep is not None else (args.batch,)
     config = sim_lib.SimConfig(variant=args.variant, impl=args.impl)
     sim, mj_model = sim_lib.make_sim(config)
-    batches = SWEEP_BATCHES if args.sweep else (args.batch,)
     results = []
     for batch in batches:
         with persistent_compilation_cache(args.compile_cache):

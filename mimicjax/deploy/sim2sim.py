@@ -179,7 +179,15 @@ def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 4
     """Every clip (or `clips`) of the motion library from its start; results in `mimicjax eval`'s format:
     top-level success_rate/keypoint_error, "overall", "clips" (a summary per clip) and "per_episode"."""
     sim = Sim2Sim(onnx_path)
+    from mimicjax.robots import g1
+
     motion = obs_lib.ReferenceMotion.load(motions_path)
+    library_joints, policy_joints = motion.arrays["joint_pos"].shape[-1], len(g1.spec(sim.variant).joint_names)
+    if library_joints != policy_joints:
+        raise ValueError(
+            f"{motions_path} holds motion of a {library_joints}-joint G1, but the policy in {onnx_path} drives the "
+            f"G1 {sim.variant} ({policy_joints} joints); pass a library retargeted with `--robot g1_{sim.variant}` "
+            f"(e.g. the one it was trained on)")
     clips = list(range(motion.num_clips)) if clips is None else list(clips)
     for clip in clips:
         if not 0 <= clip < motion.num_clips:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from pathlib import Path
 from typing import Any
 
@@ -469,38 +468,38 @@ def distill(
 
 def distill_loop(run: DistillRun, config: ExperimentConfig, run_dir: Path, checkpoints, logger, start: int,
                  changes, show_progress: bool, on_iteration) -> None:
-    """The iterations from `start` to `config.distill.iterations`: log, checkpoint, stop on divergence."""
-    from mimicjax.train import logging as run_logging
+    """The iterations from `start` to `config.distill.iterations` in the shared loop (`train.driver`)."""
+    from mimicjax.train.driver import Iterations, drive
     from mimicjax.train.loop import report_resume_changes
 
     logger.write_config(config_lib.to_dict(config))
     if changes:
         report_resume_changes(logger, changes, start)
-    steps_per_iteration = config.train.num_envs * config.distill.rollout_steps
-    iterations = range(start, config.distill.iterations)
-    bar = run_logging.progress(iterations, total=len(iterations), desc="distill") if show_progress else iterations
-    for iteration in bar:
-        started = time.perf_counter()
+
+    def iterate():
         student_state, rollout_state, metrics = run.iteration_fn(run.student_state, run.teacher_state, run.rollout_state)
-        metrics = jax.device_get(metrics)
-        elapsed = time.perf_counter() - started
-        check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
-        run.student_state, run.rollout_state = student_state, rollout_state
-        run.env_steps += steps_per_iteration
-        metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
-        metrics["perf/iteration_s"] = elapsed
-        metrics["perf/env_steps"] = run.env_steps
-        done = iteration + 1
-        if done % config.train.log_every == 0 or done == config.distill.iterations:
-            logger.scalars(metrics, step=done)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{float(metrics['dagger/loss']):.4f}", beta=f"{float(metrics['dagger/beta']):.2f}",
-                            sps=f"{metrics['perf/env_steps_per_s']:.0f}")
-        if done % config.train.checkpoint_every == 0 or done == config.distill.iterations:
-            checkpoints.save(done, checkpoint_state(run), config=config_lib.to_dict(config),
-                             metadata=checkpoint_metadata(run, done))
-        if on_iteration is not None:
-            on_iteration(done, metrics)
+        return (student_state, rollout_state), metrics
+
+    def keep(states):
+        run.student_state, run.rollout_state = states
+
+    def checkpoint(done: int, env_steps: int):
+        run.env_steps = env_steps
+        return checkpoint_state(run), checkpoint_metadata(run, done)
+
+    iterations = Iterations(
+        name="distill",
+        total=config.distill.iterations,
+        steps_per_iteration=config.train.num_envs * config.distill.rollout_steps,
+        iterate=iterate,
+        keep=keep,
+        check_finite=lambda metrics, iteration, last: check_finite(metrics, iteration, last, run_dir),
+        checkpoint=checkpoint,
+        postfix=lambda metrics: {"loss": f"{float(metrics['dagger/loss']):.4f}",
+                                 "beta": f"{float(metrics['dagger/beta']):.2f}"},
+    )
+    run.env_steps = drive(iterations, config.train, config_lib.to_dict(config), start, run.env_steps, checkpoints,
+                          logger, show_progress, on_iteration)
 
 
 def check_finite(metrics: dict, iteration: int, last_checkpoint: int | None, run_dir: Path) -> None:

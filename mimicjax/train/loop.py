@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mimicjax import config as config_lib
 from mimicjax.config import ConfigError, ExperimentConfig
 from mimicjax.envs.tracking import TrackingEnv
 from mimicjax.errors import ReportedError
+from mimicjax.train.driver import Iterations, drive
 
 SAMPLE_LIBRARY_DIR = Path(__file__).resolve().parents[2] / "data" / "motions"
 
@@ -165,43 +165,32 @@ def train(
             logger.write_config(config_lib.to_dict(config))
             if changes:
                 report_resume_changes(logger, changes, start)
-            steps_per_iteration = config.train.num_envs * config.train.rollout_steps
-            iterations = range(start, config.train.iterations)
-            bar = run_logging.progress(iterations, total=len(iterations), desc="train") if show_progress else iterations
-            loop_started = time.perf_counter()
-            for iteration in bar:
-                started = time.perf_counter()
-                train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
-                metrics = jax.device_get(metrics)
-                elapsed = time.perf_counter() - started
-                _check_finite(metrics, iteration, checkpoints.latest_step(), run_dir)
-                run.train_state, run.rollout_state = train_state, rollout_state
-                run.env_steps += steps_per_iteration
-                metrics["perf/env_steps_per_s"] = steps_per_iteration / elapsed
-                metrics["perf/iteration_s"] = elapsed
-                metrics["perf/env_steps"] = run.env_steps
-                if iteration == start:
-                    metrics["perf/first_iteration_s"] = elapsed  # compile (or cache load) + one iteration
-                done = iteration + 1
-                out_of_time = 0 < config.train.max_minutes * 60.0 <= time.perf_counter() - loop_started
-                last = done == config.train.iterations or out_of_time
-                if done % config.train.log_every == 0 or last:
-                    logger.scalars(metrics, step=done)
-                if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(reward=f"{float(metrics['reward/mean']):.3f}", sps=f"{metrics['perf/env_steps_per_s']:.0f}")
-                if done % config.train.checkpoint_every == 0 or last:
-                    checkpoints.save(
-                        done, checkpoint_state(run), config=config_lib.to_dict(config),
-                        metadata={"env_steps": run.env_steps, "iteration": done},
-                    )
-                if on_iteration is not None:
-                    on_iteration(done, metrics)
-                if out_of_time and done != config.train.iterations:
-                    print(f"train.max_minutes ({config.train.max_minutes:g}) reached after {done} iterations; "
-                          f"--resume continues the run", flush=True)
-                    break
+            run.env_steps = drive(ppo_iterations(run, run_dir), config.train, config_lib.to_dict(config), start,
+                                  run.env_steps, checkpoints, logger, show_progress, on_iteration)
         checkpoints.wait()
     return run
+
+
+def ppo_iterations(run: Run, run_dir: Path) -> Iterations:
+    """The PPO run's part of the shared loop."""
+
+    def keep(states):
+        run.train_state, run.rollout_state = states
+
+    def iterate():
+        train_state, rollout_state, metrics = run.iteration_fn(run.train_state, run.rollout_state)
+        return (train_state, rollout_state), metrics
+
+    return Iterations(
+        name="train",
+        total=run.config.train.iterations,
+        steps_per_iteration=run.config.train.num_envs * run.config.train.rollout_steps,
+        iterate=iterate,
+        keep=keep,
+        check_finite=lambda metrics, iteration, last: _check_finite(metrics, iteration, last, run_dir),
+        checkpoint=lambda done, env_steps: (checkpoint_state(run), {"env_steps": env_steps, "iteration": done}),
+        postfix=lambda metrics: {"reward": f"{float(metrics['reward/mean']):.3f}"},
+    )
 
 
 def report_resume_changes(logger, changes, iteration: int) -> None:

@@ -100,3 +100,8 @@ def test_sim2sim_names_what_is_wrong_with_a_policy_file(exported, tmp_path, caps
     status, err = sim2sim(mismatched)
     assert status == 2 and "takes observations of size" in err and "export it again" in err
     assert "Traceback" not in err
+
+    # A library of the other G1 (29 joints for a 23-DoF student): named, not a broadcast error mid-episode.
+    status = cli.main(["sim2sim", "--onnx", str(exported), "--motions", str(sample_library_path("29dof")), "--clip", "0"])
+    err = capsys.readouterr().err
+    assert status == 2 and "29-joint G1, but the policy" in err and "--robot g1_23dof" in err

@@ -13,6 +13,8 @@ import shutil
 import numpy as np
 import pytest
 
+from mimicjax import config as config_lib
+
 
 def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     from mimicjax.train import distill
@@ -64,6 +66,20 @@ def test_distill_resumes_exactly(student, tmp_path):
         distill.distill(config, run_dir, teacher_dir=student.teacher_dir, run=blank, show_progress=False)
     with pytest.raises(ValueError, match="nothing to resume"):
         distill.distill(config, tmp_path / "empty", resume=True, run=blank, show_progress=False)
+
+
+def test_distill_honours_the_time_limit_of_the_shared_loop(student, tmp_path, capsys):
+    """`train.max_minutes` stops a distillation as it stops a PPO run: one loop serves both."""
+    from mimicjax.train import distill
+    from mimicjax.train.checkpoint import Checkpoints
+
+    config = config_lib.apply_overrides(student.config, ["distill.iterations=3", "train.max_minutes=1e-9",
+                                                         "train.checkpoint_every=10"])
+    run = distill.distill(config, tmp_path / "student", teacher_dir=student.teacher_dir,
+                          run=dataclasses.replace(student.initial), show_progress=False)
+    assert run.env_steps == 4 * 8  # one iteration, then out of time, with a checkpoint to resume from
+    assert Checkpoints(tmp_path / "student" / "checkpoints").latest_step() == 1
+    assert "max_minutes" in capsys.readouterr().out
 
 
 def test_dagger_loss_decreases_on_a_fixed_teacher(student):
