@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def measure(reference: Path) -> dict:
     from mimicjax.human import load_human_motion
-    from mimicjax.motion.io import load_g1_motion
+    from mimicjax.motion.robot_files import load_g1_motion
     from mimicjax.retarget import metrics
     from mimicjax.retarget.correspondence import g1_geometry
     from mimicjax.retarget.pipeline import retarget_motions

@@ -25,7 +25,7 @@ fi
 import json, statistics, sys
 from pathlib import Path
 
-from mimicjax.train.logging import read_jsonl
+from mimicjax.train.run_log import read_jsonl
 
 out = Path(sys.argv[1])
 rows = [r for r in read_jsonl(out / "teacher" / "scalars.jsonl") if "perf/env_steps" in r]

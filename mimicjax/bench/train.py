@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace, config) -> dict:
     from mimicjax.envs import sim as sim_lib
     from mimicjax.rl.symmetry import Symmetry
     from mimicjax.train import loop
-    from mimicjax.train.logging import progress
+    from mimicjax.train.run_log import progress
 
     library = loop.load_motions(config)
     envs, steps = config.train.num_envs, config.train.rollout_steps

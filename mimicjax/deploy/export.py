@@ -41,7 +41,7 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, step: int | None = N
     from mimicjax.io_utils import atomic_dir, atomic_write_text
     from mimicjax.train import distill
     from mimicjax.train.checkpoint import Checkpoints, dumps, read_metadata
-    from mimicjax.train.logging import CONFIG_FILE
+    from mimicjax.train.run_log import CONFIG_FILE
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if out_dir.exists() and not overwrite:

@@ -174,7 +174,7 @@ def evaluate(
         result["html"] = str(html)
     atomic_write_text(out, dumps(result) + "\n")
     if log:
-        from mimicjax.train.logging import RunLogger
+        from mimicjax.train.run_log import RunLogger
 
         with RunLogger(run_dir) as logger:
             logger.scalars(metrics.scalars(result, scalar_prefix(noise_scale)), step=policy.step)

@@ -1,18 +1,18 @@
-"""G1 motion data: file readers/writers (`io`), the checks and repairs every reader shares (`validate`) and
+"""G1 motion data: file readers/writers (`robot_files`), the checks and repairs every reader shares (`validate`) and
 the packed `MotionLibrary` (`library`).
 
 Names are imported on first use, so `mimicjax --help` (which imports `mimicjax.motion.commands`) stays fast.
 """
 
-_IO_NAMES = ("G1Motion", "load_g1_clips", "load_g1_motion", "save_g1_motion")
+_FILE_NAMES = ("G1Motion", "load_g1_clips", "load_g1_motion", "save_g1_motion")
 _VALIDATE_NAMES = ("MotionFormatError", "MotionRepairWarning")
 
 
 def __getattr__(name):
-    if name in _IO_NAMES:
-        from mimicjax.motion import io
+    if name in _FILE_NAMES:
+        from mimicjax.motion import robot_files
 
-        return getattr(io, name)
+        return getattr(robot_files, name)
     if name in _VALIDATE_NAMES:
         from mimicjax.motion import validate
 

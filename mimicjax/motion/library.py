@@ -257,7 +257,7 @@ def sample_clips(lib: MotionLibrary, key, shape) -> jax.Array:
 
 def clip_motion(lib: MotionLibrary, index: int):
     """Clip `index` as a `G1Motion` (numpy), e.g. to export or render it."""
-    from mimicjax.motion.io import G1Motion
+    from mimicjax.motion.robot_files import G1Motion
 
     if not 0 <= index < lib.num_clips:
         raise ValueError(f"the library has {lib.num_clips} clips, so clip {index} does not exist (use 0..{lib.num_clips - 1})")

@@ -73,7 +73,7 @@ def retarget_command(args: argparse.Namespace) -> int:
     from mimicjax.human import load_human_motion
     from mimicjax.human.smpl import BodyModel
     from mimicjax.io_utils import atomic_write_text, check_writable_file
-    from mimicjax.motion.io import save_g1_motion
+    from mimicjax.motion.robot_files import save_g1_motion
     from mimicjax.motion.library import build_library, file_sha256, save_library
     from mimicjax.retarget.pipeline import RetargetConfig, retarget_motions
     from mimicjax.retarget.solver import config_with_overrides

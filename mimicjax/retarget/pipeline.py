@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mimicjax.motion.io import G1Motion
+from mimicjax.motion.robot_files import G1Motion
 from mimicjax.retarget import metrics
 from mimicjax.retarget.correspondence import G1Geometry, g1_geometry
 from mimicjax.retarget.solver import RetargetConfig, make_robot, pack, points_on_bodies, sole_heights, solve, weights_of

@@ -428,7 +428,7 @@ def distill(
     same process.
     """
     from mimicjax import distributed
-    from mimicjax.train import logging as run_logging
+    from mimicjax.train import run_log
     from mimicjax.train.checkpoint import Checkpoints
     from mimicjax.train.loop import load_motions
 
@@ -460,7 +460,7 @@ def distill(
             teacher_state, run.teacher_step = load_teacher(teacher_dir, run.env)
             run.teacher_state = jax.device_put(teacher_state, distributed.replicated(run.mesh))
             run.teacher_dir = str(Path(teacher_dir).absolute())
-        with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
+        with run_log.RunLogger(run_dir, resume_step=start if resume else None) as logger:
             distill_loop(run, config, run_dir, checkpoints, logger, start, changes, show_progress, on_iteration)
         checkpoints.wait()
     return run

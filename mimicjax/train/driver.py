@@ -40,10 +40,10 @@ def drive(iterations: Iterations, train_config, config_dict: dict, start: int, e
     `train_config` (a `TrainConfig`) gives the cadences and the time limit; `config_dict` is saved with
     every checkpoint.
     """
-    from mimicjax.train import logging as run_logging
+    from mimicjax.train import run_log
 
     todo = range(start, iterations.total)
-    bar = run_logging.progress(todo, total=len(todo), desc=iterations.name) if show_progress else todo
+    bar = run_log.progress(todo, total=len(todo), desc=iterations.name) if show_progress else todo
     loop_started = time.perf_counter()
     for iteration in bar:
         started = time.perf_counter()

@@ -133,7 +133,7 @@ def train(
     run's saved config only where `config_lib.RESUME_MAY_CHANGE` allows (else a ConfigError names the
     fields); the changes are printed and logged. An empty `config.motions.library` means the run's own.
     """
-    from mimicjax.train import logging as run_logging
+    from mimicjax.train import run_log
     from mimicjax.train.checkpoint import Checkpoints, read_config
 
     run_dir = Path(run_dir)
@@ -161,7 +161,7 @@ def train(
                 # The rate lives in the train state (the KL-adaptive rule moves it): a requested one restarts it.
                 rate = jax.device_put(jnp.asarray(config.ppo.learning_rate, jnp.float32), run.train_state.learning_rate.sharding)
                 run.train_state = run.train_state.replace(learning_rate=rate)
-        with run_logging.RunLogger(run_dir, resume_step=start if resume else None) as logger:
+        with run_log.RunLogger(run_dir, resume_step=start if resume else None) as logger:
             logger.write_config(config_lib.to_dict(config))
             if changes:
                 report_resume_changes(logger, changes, start)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mimicjax.io_utils import atomic_path
-from mimicjax.train.logging import SCALARS_FILE, read_jsonl
+from mimicjax.train.run_log import SCALARS_FILE, read_jsonl
 
 # (panel title, metric names in scalars.jsonl; the first present is used, "*" a prefix of several)
 PANELS = (

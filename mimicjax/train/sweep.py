@@ -253,7 +253,7 @@ def run_sweep(
     with its error and the sweep goes on; `SweepFailed` is raised at the end if any failed.
     """
     from mimicjax.io_utils import atomic_write_text
-    from mimicjax.train import logging as run_logging
+    from mimicjax.train import run_log
     from mimicjax.train import loop
 
     out = Path(out)
@@ -301,7 +301,7 @@ def run_sweep(
     failures = []
     cache_dir = out / CACHE_DIR if compile_cache else None
     todo = list(zip(sweep.points, index["runs"]))
-    bar = run_logging.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
+    bar = run_log.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
     with compilation_cache(cache_dir):
         for point, entry in bar:
             run_dir = out / point.name
@@ -348,7 +348,7 @@ def _say(message: str) -> None:
 
 def _check_same_config(run_dir: Path, point: Point) -> None:
     """A run directory made from another configuration is never trained over."""
-    from mimicjax.train.logging import CONFIG_FILE
+    from mimicjax.train.run_log import CONFIG_FILE
 
     saved_path = run_dir / CONFIG_FILE
     if not saved_path.is_file() or finished_iterations(run_dir) == 0:
@@ -365,7 +365,7 @@ def _check_same_config(run_dir: Path, point: Point) -> None:
 
 
 def _final_scalars(run_dir: Path) -> dict:
-    from mimicjax.train.logging import SCALARS_FILE, read_jsonl
+    from mimicjax.train.run_log import SCALARS_FILE, read_jsonl
 
     path = run_dir / SCALARS_FILE
     if not path.is_file():

@@ -7,7 +7,7 @@ import numpy as np
 
 def synthetic_motion(variant: str = "29dof", seconds: float = 3.0, fps: float = 50.0, phase: float = 0.0, name: str = "synthetic"):
     """A clip that starts at the stand pose and sways the arms, waist and legs a little while turning."""
-    from mimicjax.motion.io import G1Motion
+    from mimicjax.motion.robot_files import G1Motion
     from mimicjax.robots import g1
 
     spec = g1.spec(variant)

@@ -95,7 +95,7 @@ def shipped_student(student, tmp_path_factory):
 
 
 def test_eval_teacher_run_writes_json_and_tensorboard(teacher_dir, teacher_eval):
-    from mimicjax.train.logging import read_event_scalars
+    from mimicjax.train.run_log import read_event_scalars
 
     result, output = teacher_eval
     assert "teacher of" in output and "overall" in output and "walk:mirrored" in output

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mimicjax.motion.io import G1Motion
+from mimicjax.motion.robot_files import G1Motion
 from mimicjax.motion.library import (
     MotionLibrary,
     build_library,

@@ -17,7 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from mimicjax.cli import main
 from mimicjax.human import BodyModel, load_human_motion
-from mimicjax.motion.io import load_g1_motion
+from mimicjax.motion.robot_files import load_g1_motion
 from mimicjax.motion.library import load_library
 from mimicjax.retarget.correspondence import g1_geometry
 from mimicjax.retarget.metrics import g1_limb_angles_deg
@@ -156,7 +156,7 @@ def test_render_clip_to_mp4(tmp_path):
     import imageio.v2 as imageio
 
     from mimicjax.motion.library import build_library, save_library
-    from mimicjax.motion.io import G1Motion
+    from mimicjax.motion.robot_files import G1Motion
     from mimicjax.robots import g1
 
     spec = g1.spec("23dof")

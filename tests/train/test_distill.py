@@ -19,7 +19,7 @@ from mimicjax import config as config_lib
 def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     from mimicjax.train import distill
     from mimicjax.train.checkpoint import read_metadata
-    from mimicjax.train.logging import read_event_scalars, read_jsonl
+    from mimicjax.train.run_log import read_event_scalars, read_jsonl
 
     checkpoints = student.run_dir / "checkpoints"
     assert sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit()) == [1, 2]

@@ -13,7 +13,7 @@ from mimicjax import cli
 from mimicjax import config as config_lib
 from mimicjax.train import loop
 from mimicjax.train.checkpoint import Checkpoints
-from mimicjax.train.logging import read_event_scalars, read_jsonl
+from mimicjax.train.run_log import read_event_scalars, read_jsonl
 from tests.conftest import PROJECT_ROOT
 
 SMOKE = PROJECT_ROOT / "experiments" / "smoke.py"

@@ -8,7 +8,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from mimicjax.train.logging import RunLogger
+from mimicjax.train.run_log import RunLogger
 from mimicjax.train.plots import plot_runs, run_curves, smoothed
 
 

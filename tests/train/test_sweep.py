@@ -15,7 +15,7 @@ import pytest
 from mimicjax import cli
 from mimicjax.config import ConfigError, load_experiment
 from mimicjax.train import sweep as sweep_lib
-from mimicjax.train.logging import SCALARS_FILE, read_jsonl
+from mimicjax.train.run_log import SCALARS_FILE, read_jsonl
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMOKE = PROJECT_ROOT / "experiments" / "smoke.py"

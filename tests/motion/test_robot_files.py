@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mimicjax.motion import G1Motion, MotionFormatError, MotionRepairWarning, load_g1_clips, load_g1_motion, save_g1_motion
-from mimicjax.motion.io import G1_ISAACLAB_JOINT_NAMES_29, G1_JOINT_NAMES_23, G1_JOINT_NAMES_29
+from mimicjax.motion.robot_files import G1_ISAACLAB_JOINT_NAMES_29, G1_JOINT_NAMES_23, G1_JOINT_NAMES_29
 from tests.conftest import reference_file
 
 KIMODO = "g1_motions/kimodo_walk_29dof_wxyz.csv"
