@@ -49,7 +49,7 @@ def shipped_policy_dir(kind: str = "student", root: str | Path | None = None) ->
     (case-insensitive) that are a run directory or hold one directly inside; with several, the last by
     name (e.g. the highest version suffix).
     """
-    from mimicjax.train.distill import has_checkpoints
+    from mimicjax.train.runs import has_checkpoints
 
     root = Path(POLICIES_DIR if root is None else root)
     if not root.is_dir():
@@ -92,10 +92,10 @@ def run_shipped_policy(out: Path, kind: str = "student", video_size: tuple[int, 
         return None
     try:
         from mimicjax.motion.library import load_library
-        from mimicjax.train import distill
+        from mimicjax.train import runs
         from mimicjax.train.loop import sample_library_path
 
-        motions = sample_library_path(distill.read_run_config(run_dir).env.variant)
+        motions = sample_library_path(runs.read_run_config(run_dir).env.variant)
         num_clips = load_library(motions).num_clips
     except Exception as error:  # an unreadable or incompatible shipped run: say so, and let the demo go on
         print(f"cannot use the shipped {kind} policy in {run_dir}: {type(error).__name__}: {error}",

@@ -47,7 +47,7 @@ def export_command(args: argparse.Namespace) -> int:
         return export_onnx_command(args)
     from mimicjax.deploy.export import TRAINED_ON_KEY, export_policy
     from mimicjax.train.checkpoint import read_metadata
-    from mimicjax.train.distill import POLICY_KEY, checkpoints_dir, read_run_config
+    from mimicjax.train.runs import POLICY_KEY, checkpoints_dir, read_run_config
 
     out = export_policy(args.run_dir, args.out, args.checkpoint, overwrite=args.overwrite)
     meta = read_metadata(checkpoints_dir(out))

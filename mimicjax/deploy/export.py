@@ -4,7 +4,7 @@
     mimicjax eval --run-dir data/policies/g1_23dof_student      # reads it like the run it came from
 
 The exported folder holds `checkpoints/<step>/` (Orbax, like any run) whose state is
-`distill.policy_only(state)` and whose metadata says `policy_only: true`, the policy's kind, the name of
+`runs.policy_only(state)` and whose metadata says `policy_only: true`, the policy's kind, the name of
 the run it came from and, for a student, its teacher's step. The resolved config is kept, except a motion
 library outside the project, which is dropped (named in the metadata instead) so that the folder holds no
 machine paths: evaluate such a policy with `--motions`.
@@ -39,7 +39,7 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, step: int | None = N
 
     from mimicjax.eval.rollout import load_policy
     from mimicjax.io_utils import atomic_dir, atomic_write_text
-    from mimicjax.train import distill
+    from mimicjax.train import runs
     from mimicjax.train.checkpoint import Checkpoints, dumps, read_metadata
     from mimicjax.train.run_log import CONFIG_FILE
 
@@ -49,17 +49,17 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, step: int | None = N
     if out_dir.resolve() == run_dir.resolve():
         raise ConfigError(f"--out must differ from --run-dir ({run_dir})")
     policy = load_policy(run_dir, step)
-    source_meta = read_metadata(distill.checkpoints_dir(run_dir), policy.step)
+    source_meta = read_metadata(runs.checkpoints_dir(run_dir), policy.step)
 
     config = policy.config
     library = _project_relative(config.motions.library)
     metadata = {
-        distill.POLICY_KEY: policy.kind,
-        distill.POLICY_ONLY_KEY: True,
+        runs.POLICY_KEY: policy.kind,
+        runs.POLICY_ONLY_KEY: True,
         EXPORTED_FROM_KEY: {"run": run_dir.resolve().name, "step": policy.step},
         TRAINED_ON_KEY: Path(config.motions.library).name if config.motions.library else "the sample clips",
     }
-    for key in (distill.TEACHER_STEP_KEY, "env_steps", "iteration"):
+    for key in (runs.TEACHER_STEP_KEY, "env_steps", "iteration"):
         if key in source_meta:
             metadata[key] = source_meta[key]
     if library is None:
@@ -68,8 +68,8 @@ def export_policy(run_dir: str | Path, out_dir: str | Path, step: int | None = N
         config = dataclasses.replace(config, motions=dataclasses.replace(config.motions, library=library))
 
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
-        with Checkpoints(distill.checkpoints_dir(tmp), max_to_keep=None, async_save=False) as checkpoints:
-            checkpoints.save(policy.step, {"policy": distill.policy_only(policy.state)}, config=config,
+        with Checkpoints(runs.checkpoints_dir(tmp), max_to_keep=None, async_save=False) as checkpoints:
+            checkpoints.save(policy.step, {"policy": runs.policy_only(policy.state)}, config=config,
                              metadata=metadata, force=True)
         atomic_write_text(tmp / CONFIG_FILE, dumps(config))
         for marker in tmp.rglob("commit_success.txt"):  # Orbax writes the folder's absolute path in these

@@ -117,15 +117,15 @@ def evaluate(
     from mimicjax.eval import metrics
     from mimicjax.eval import rollout as rollout_lib
     from mimicjax.io_utils import atomic_write_text
-    from mimicjax.train import distill
+    from mimicjax.train import runs
     from mimicjax.train.checkpoint import dumps
     from mimicjax.train.loop import load_motions
 
-    if not distill.has_checkpoints(run_dir):
+    if not runs.has_checkpoints(run_dir):
         raise ConfigError(f"{run_dir} holds no checkpoint to evaluate; train it with `mimicjax train` or "
                           f"`mimicjax distill` first")
     min_remaining = rollout_lib.MIN_REMAINING_SECONDS if min_remaining is None else float(min_remaining)
-    config = distill.read_run_config(run_dir, checkpoint)
+    config = runs.read_run_config(run_dir, checkpoint)
     library = load_motions(config, motions)
     video_clips = _video_clips(video_clip, library.num_clips) if video is not None or html is not None else []
     if video_stride < 1:

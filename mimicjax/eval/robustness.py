@@ -79,7 +79,7 @@ def summary_row(result: dict) -> dict:
 def run(args: argparse.Namespace) -> dict:
     from mimicjax.eval.commands import evaluate
     from mimicjax.human import load_human_motion
-    from mimicjax.train.distill import read_run_config
+    from mimicjax.train.runs import read_run_config
 
     levels = parse_levels(args.levels)
     if args.random_starts < 0:

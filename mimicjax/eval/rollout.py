@@ -77,12 +77,12 @@ def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=
     only its observation sizes and structure are used.
     """
     from mimicjax.envs.tracking import TrackingEnv
-    from mimicjax.train import distill
+    from mimicjax.train import distill, runs
     from mimicjax.train.checkpoint import Checkpoints, newest_loadable
     from mimicjax.train.loop import load_motions
 
-    folder = distill.checkpoints_dir(run_dir)
-    if not distill.has_checkpoints(run_dir):
+    folder = runs.checkpoints_dir(run_dir)
+    if not runs.has_checkpoints(run_dir):
         raise ConfigError(f"{run_dir} holds no checkpoint to evaluate (looked in {folder})")
     with Checkpoints(folder, max_to_keep=None, async_save=False) as checkpoints:
         steps = checkpoints.all_steps()
@@ -90,18 +90,18 @@ def load_policy(run_dir: str | Path, step: int | None = None, env=None, library=
             raise ConfigError(f"no checkpoint {step} in {folder}; available: {steps}")
 
         def load(step: int):
-            config = distill.read_run_config(run_dir, step)
-            kind = checkpoints.metadata(step).get(distill.POLICY_KEY, distill.TEACHER)
+            config = runs.read_run_config(run_dir, step)
+            kind = checkpoints.metadata(step).get(runs.POLICY_KEY, runs.TEACHER)
             structure_env = env if env is not None else TrackingEnv(
                 config.env, library if library is not None else load_motions(config))
-            if kind == distill.STUDENT:
+            if kind == runs.STUDENT:
                 target = distill.student_checkpoint_target(config, structure_env)
-                key, act = distill.STUDENT, student_act
+                key, act = runs.STUDENT, student_act
             else:
                 target = distill.teacher_checkpoint_target(config, structure_env)
                 key, act = "train", teacher_act(config.env.observations.actor)
-            if distill.is_policy_only(checkpoints, step):  # exported with `mimicjax export`
-                state = distill.restore_policy_only(checkpoints, step, target[key])
+            if runs.is_policy_only(checkpoints, step):  # exported with `mimicjax export`
+                state = runs.restore_policy_only(checkpoints, step, target[key])
             else:  # the policy alone: the rollout and sampler state (shaped by the run's motions) are not read
                 state = checkpoints.restore(step, target=target, only=(key,))[key]
             return config, kind, state, act

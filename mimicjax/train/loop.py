@@ -138,7 +138,7 @@ def train(
 
     run_dir = Path(run_dir)
     checkpoints_dir = run_dir / "checkpoints"
-    from mimicjax.train.distill import has_checkpoints as run_has_checkpoints
+    from mimicjax.train.runs import has_checkpoints as run_has_checkpoints
 
     has_checkpoints = run_has_checkpoints(run_dir)
     if has_checkpoints and not resume:

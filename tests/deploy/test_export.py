@@ -36,7 +36,7 @@ def random_observations(env, batch: int = 3) -> dict:
 def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_path, capsys):
     from mimicjax.envs.tracking import TrackingEnv
     from mimicjax.eval.rollout import load_policy
-    from mimicjax.train import distill
+    from mimicjax.train import distill, runs
     from mimicjax.train.checkpoint import read_metadata, restore
     from mimicjax.train.loop import load_motions
 
@@ -49,14 +49,14 @@ def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_p
     env = TrackingEnv(original.config.env, load_motions(original.config))
     exported = load_policy(out, env=env)
     assert exported.kind == kind and exported.step == original.step
-    assert_same_tree(distill.policy_only(exported.state), distill.policy_only(original.state))
+    assert_same_tree(runs.policy_only(exported.state), runs.policy_only(original.state))
     obs = random_observations(env)
     np.testing.assert_array_equal(np.asarray(exported.act(exported.state, obs)),
                                   np.asarray(original.act(original.state, obs)))
 
-    meta = read_metadata(distill.checkpoints_dir(out))
-    assert meta[distill.POLICY_ONLY_KEY] is True and meta["exported_from"] == {"run": run_dir.name, "step": original.step}
-    raw = restore(distill.checkpoints_dir(out))  # no optimiser or rollout state
+    meta = read_metadata(runs.checkpoints_dir(out))
+    assert meta[runs.POLICY_ONLY_KEY] is True and meta["exported_from"] == {"run": run_dir.name, "step": original.step}
+    raw = restore(runs.checkpoints_dir(out))  # no optimiser or rollout state
     assert list(raw) == ["policy"] and sorted(raw["policy"]) == ["obs_stats", "params"]
     run_size = sum(f.stat().st_size for f in run_dir.joinpath("checkpoints").rglob("*") if f.is_file())
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < run_size
@@ -67,7 +67,7 @@ def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_p
     if kind == "teacher":  # distillation reads an exported teacher as it reads the run
         state, step = distill.load_teacher(out, env)
         assert step == original.step
-        assert_same_tree(distill.policy_only(state), distill.policy_only(original.state))
+        assert_same_tree(runs.policy_only(state), runs.policy_only(original.state))
     else:
         with pytest.raises(Exception, match="holds a student, not a teacher"):
             distill.load_teacher(out, env)
@@ -76,7 +76,7 @@ def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_p
 def test_export_refuses_to_overwrite_and_drops_paths_outside_the_project(teacher_dir, tmp_path, capsys):
     from mimicjax import config as config_lib
     from mimicjax.envs.tracking import TrackingEnv
-    from mimicjax.train import distill
+    from mimicjax.train import distill, runs
     from mimicjax.train.checkpoint import Checkpoints, read_metadata
     from mimicjax.train.loop import load_motions, sample_library_path
 
@@ -87,10 +87,10 @@ def test_export_refuses_to_overwrite_and_drops_paths_outside_the_project(teacher
 
     # A run trained on a library outside the project: the exported config holds no path to it.
     moved = tmp_path / "run_elsewhere"
-    moved_checkpoints = distill.checkpoints_dir(moved)
-    config = distill.read_run_config(teacher_dir)
+    moved_checkpoints = runs.checkpoints_dir(moved)
+    config = runs.read_run_config(teacher_dir)
     target = distill.teacher_checkpoint_target(config, TrackingEnv(config.env, load_motions(config)))
-    with Checkpoints(distill.checkpoints_dir(teacher_dir), max_to_keep=None, async_save=False) as source:
+    with Checkpoints(runs.checkpoints_dir(teacher_dir), max_to_keep=None, async_save=False) as source:
         state = source.restore(0, target=target)
     elsewhere = tmp_path / "elsewhere" / "lib.npz"  # on this machine, outside the project
     elsewhere.parent.mkdir()
@@ -100,7 +100,7 @@ def test_export_refuses_to_overwrite_and_drops_paths_outside_the_project(teacher
         target.save(0, state, config=config_lib.to_dict(config), metadata={"env_steps": 7})
     assert export(moved, out, "--overwrite", "--checkpoint", "0") == 0
     assert "--motions" in capsys.readouterr().out
-    assert distill.read_run_config(out).motions.library == ""
+    assert runs.read_run_config(out).motions.library == ""
     assert str(tmp_path) not in (out / "config.json").read_text()
-    meta = read_metadata(distill.checkpoints_dir(out))
+    meta = read_metadata(runs.checkpoints_dir(out))
     assert meta["trained_on"] == "lib.npz" and meta["env_steps"] == 7

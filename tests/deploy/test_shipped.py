@@ -12,7 +12,7 @@ from mimicjax import cli, demo
 
 def test_a_teacher_and_a_student_are_shipped():
     from mimicjax.train.checkpoint import read_metadata
-    from mimicjax.train.distill import POLICY_ONLY_KEY, checkpoints_dir
+    from mimicjax.train.runs import POLICY_ONLY_KEY, checkpoints_dir
 
     for kind in ("teacher", "student"):
         folder = demo.shipped_policy_dir(kind)

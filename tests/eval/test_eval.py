@@ -111,7 +111,7 @@ def test_random_starts_add_episodes_and_keep_the_from_start_results(teacher_dir,
     """One from-start and one random-start episode per clip: as many envs as the evaluation without random
     starts (two from-start episodes per clip), so the MJX program is the same one (compilation cache)."""
     from mimicjax.eval.rollout import random_start_times
-    from mimicjax.train.distill import read_run_config
+    from mimicjax.train.runs import read_run_config
     from mimicjax.train.loop import load_motions
 
     old, _ = teacher_eval

@@ -63,8 +63,8 @@ def test_train_resume_refuses_what_it_used_to_ignore(tmp_path, extra, named, cap
 
 
 def test_distill_resume_checks_the_same_way(tmp_path):
-    from mimicjax.train import distill
+    from mimicjax.train import distill, runs
 
-    run_dir = saved_run(tmp_path / "student", metadata={distill.POLICY_KEY: distill.STUDENT})
+    run_dir = saved_run(tmp_path / "student", metadata={runs.POLICY_KEY: runs.STUDENT})
     with pytest.raises(config_lib.ConfigError, match=r"--resume cannot change(.|\n)*distill.student_network"):
         distill.distill(smoke("distill.student_network.actor_hidden_sizes=(32,)"), run_dir, resume=True)

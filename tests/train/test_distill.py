@@ -17,7 +17,7 @@ from mimicjax import config as config_lib
 
 
 def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
-    from mimicjax.train import distill
+    from mimicjax.train import runs
     from mimicjax.train.checkpoint import read_metadata
     from mimicjax.train.run_log import read_event_scalars, read_jsonl
 
@@ -27,8 +27,8 @@ def test_distill_leaves_checkpoints_config_and_dagger_scalars(student):
     assert meta["policy"] == "student" and meta["iteration"] == 2
     assert meta["teacher_dir"] == str(student.teacher_dir.absolute()) and meta["teacher_step"] == 0
     assert meta["env_steps"] == 2 * student.config.train.num_envs * student.config.distill.rollout_steps
-    assert distill.run_policy(student.run_dir) == "student" and distill.run_policy(student.teacher_dir) == "teacher"
-    assert distill.read_run_config(student.run_dir) == student.config
+    assert runs.run_policy(student.run_dir) == "student" and runs.run_policy(student.teacher_dir) == "teacher"
+    assert runs.read_run_config(student.run_dir) == student.config
     assert (student.run_dir / "config.json").is_file()
 
     # Evaluation may have added its own rows (eval/...) to the same run; look at the training rows.
