@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="DIR|POLICY.onnx",
                         help="a folder (e.g. data/policies/NAME), or a .onnx file for the student's ONNX graph")
     parser.add_argument("--checkpoint", type=int, default=None, metavar="N", help="checkpoint step (default: latest)")
+    parser.add_argument("--average", type=steps_arg, default=None, metavar="N,N,...",
+                        help="export the mean parameters of these checkpoints (e.g. the last few of a DAgger run), "
+                        "with the newest one's observation normaliser")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.set_defaults(func=export_command)
 
@@ -42,19 +45,30 @@ def register(subparsers) -> None:
     sim2sim.set_defaults(func=sim2sim_command)
 
 
+def steps_arg(text: str) -> list[int]:
+    try:
+        steps = [int(step) for step in text.split(",") if step.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected checkpoint steps such as 800,900,1000, got {text!r}") from None
+    if len(set(steps)) < 2:
+        raise argparse.ArgumentTypeError(f"--average needs at least two different checkpoint steps, got {text!r}")
+    return steps
+
+
 def export_command(args: argparse.Namespace) -> int:
     if str(args.out).endswith(".onnx"):
         return export_onnx_command(args)
-    from mimicjax.deploy.export import TRAINED_ON_KEY, export_policy
+    from mimicjax.deploy.export import AVERAGED_KEY, SAMPLE_CLIPS, TRAINED_ON_KEY, export_policy
     from mimicjax.train.checkpoint import read_metadata
     from mimicjax.train.runs import POLICY_KEY, checkpoints_dir, read_run_config
 
-    out = export_policy(args.run_dir, args.out, args.checkpoint, overwrite=args.overwrite)
+    out = export_policy(args.run_dir, args.out, args.checkpoint, overwrite=args.overwrite, average=args.average)
     meta = read_metadata(checkpoints_dir(out))
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
-    print(f"exported the {meta[POLICY_KEY]} of {args.run_dir} (checkpoint {meta['exported_from']['step']}) to {out} "
-          f"({size_mb:.1f} MB)")
-    if not read_run_config(out).motions.library:
+    source = (f"the mean of checkpoints {', '.join(map(str, meta[AVERAGED_KEY]))}" if AVERAGED_KEY in meta
+              else f"checkpoint {meta['exported_from']['step']}")
+    print(f"exported the {meta[POLICY_KEY]} of {args.run_dir} ({source}) to {out} ({size_mb:.1f} MB)")
+    if not read_run_config(out).motions.library and meta[TRAINED_ON_KEY] != SAMPLE_CLIPS:
         print(f"it was trained on {meta[TRAINED_ON_KEY]}; evaluate it with `mimicjax eval --run-dir {out} --motions LIB.npz` "
               f"(without --motions eval uses the sample clips)")
     return 0
@@ -64,9 +78,9 @@ def export_onnx_command(args: argparse.Namespace) -> int:
     """`--out POLICY.onnx`: the student as one ONNX graph, checked against the JAX policy with onnxruntime."""
     from pathlib import Path
 
+    from mimicjax.deploy.export import policy_to_export
     from mimicjax.deploy.onnx_export import student_onnx, verify_onnx
     from mimicjax.errors import ReportedError
-    from mimicjax.eval.rollout import load_policy
     from mimicjax.io_utils import atomic_path, check_writable_file
 
     out = Path(args.out)
@@ -78,12 +92,13 @@ def export_onnx_command(args: argparse.Namespace) -> int:
         import onnxruntime  # noqa: F401
     except ImportError:
         raise ReportedError("ONNX export needs onnx and onnxruntime: pip install 'mimicjax[deploy]'") from None
-    policy = load_policy(args.run_dir, args.checkpoint)
+    policy = policy_to_export(args.run_dir, args.checkpoint, args.average)
     model = student_onnx(policy)
     error = verify_onnx(model, policy)
     with atomic_path(out) as tmp:
         tmp.write_bytes(model.SerializeToString())
-    print(f"exported the student of {args.run_dir} (checkpoint {policy.step}) to {out} "
+    source = f"the mean of checkpoints {args.average}" if args.average else f"checkpoint {policy.step}"
+    print(f"exported the student of {args.run_dir} ({source}) to {out} "
           f"({out.stat().st_size / 2**20:.1f} MB); onnxruntime matches the JAX policy to {error:.1e}")
     return 0
 

@@ -104,3 +104,31 @@ def test_export_refuses_to_overwrite_and_drops_paths_outside_the_project(teacher
     assert str(tmp_path) not in (out / "config.json").read_text()
     meta = read_metadata(runs.checkpoints_dir(out))
     assert meta["trained_on"] == "lib.npz" and meta["env_steps"] == 7
+
+
+def test_average_exports_the_mean_parameters_of_checkpoints(student, tmp_path, capsys):
+    from mimicjax.eval.rollout import load_policy
+    from mimicjax.train import runs
+    from mimicjax.train.checkpoint import read_metadata
+
+    out = tmp_path / "g1_student_mean"
+    assert export(student.run_dir, out, "--average", "1,2") == 0
+    assert "the mean of checkpoints 1, 2" in capsys.readouterr().out
+    first, second, averaged = load_policy(student.run_dir, 1), load_policy(student.run_dir, 2), load_policy(out)
+    mean = jax.tree.map(lambda a, b: (np.asarray(a) + np.asarray(b)) / 2, first.state.params, second.state.params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6, atol=1e-7), averaged.state.params, mean)
+    assert_same_tree(averaged.state.obs_stats, second.state.obs_stats)  # the newest normaliser
+    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+                   zip(jax.tree.leaves(first.state.params), jax.tree.leaves(second.state.params)))
+    meta = read_metadata(runs.checkpoints_dir(out))
+    assert meta["averaged_checkpoints"] == [1, 2] and averaged.step == 2
+
+    with pytest.raises(SystemExit):  # argparse refuses: one checkpoint is no average
+        export(student.run_dir, tmp_path / "one", "--average", "2")
+    assert "at least two different checkpoint steps" in capsys.readouterr().err
+    assert export(student.run_dir, tmp_path / "both", "--average", "1,2", "--checkpoint", "1") == 2
+    assert "--checkpoint or --average, not both" in capsys.readouterr().err
+    assert export(student.run_dir, tmp_path / "missing", "--average", "1,9") == 2
+    err = capsys.readouterr().err
+    assert "9" in err and "Traceback" not in err
+    assert not (tmp_path / "one").exists() and not (tmp_path / "both").exists() and not (tmp_path / "missing").exists()
