@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations and the random starts")
     parser.add_argument("--random-starts", type=int, default=4, metavar="R", help="random-start episodes per clip (default 4)")
     parser.add_argument("--retarget-steps", type=int, default=None, metavar="N", help="Adam steps of the retargeting")
+    parser.add_argument("--artefacts", default=None, metavar="NAME,NAME,...",
+                        help="only these artefacts of mimicjax.motion.noise (default: all), e.g. jitter,flicker to "
+                        "see which of them a policy cannot track")
     parser.add_argument("--out", required=True, metavar="DIR", help="libraries, per-policy results and the plot")
 
 
@@ -50,7 +53,36 @@ def policy_label(run_dir: str | Path) -> str:
     return Path(run_dir).resolve().name
 
 
-def level_library(motions, level: float, seed: int, variant: str, out: Path, retarget_steps: int | None) -> Path:
+def parse_artefacts(text: str | None) -> tuple[str, ...]:
+    from mimicjax.motion.noise import ARTEFACT_NAMES
+
+    if text is None:
+        return tuple(ARTEFACT_NAMES)
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(names) - set(ARTEFACT_NAMES))
+    if not names or unknown:
+        raise ValueError(f"--artefacts {text!r}: unknown or none; choose from {', '.join(ARTEFACT_NAMES)}")
+    return names
+
+
+def check_out_dir(out: Path, request: dict) -> None:
+    """An --out folder keeps what it was made with (`request.json`): its files are reused on a rerun, so a
+    rerun with other motions, artefacts, seed or retargeting must go elsewhere, not mix with them."""
+    from mimicjax.io_utils import atomic_write_text
+
+    path = out / "request.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        changed = sorted(key for key in request if saved.get(key) != request[key])
+        if changed:
+            raise ValueError(f"{out} holds a benchmark made with other {', '.join(changed)}; choose another --out "
+                             f"(or delete it) so the results do not mix")
+    else:
+        atomic_write_text(path, json.dumps(request, indent=1) + "\n")
+
+
+def level_library(motions, level: float, seed: int, variant: str, out: Path, retarget_steps: int | None,
+                  artefacts=None) -> Path:
     """The perturbed, retargeted library of one level (made once, then reused)."""
     from mimicjax.motion import noise
     from mimicjax.motion.library import build_library, save_library
@@ -59,7 +91,7 @@ def level_library(motions, level: float, seed: int, variant: str, out: Path, ret
     path = out / f"level_{level:g}.npz"
     if path.is_file():
         return path
-    noisy = [noise.perturb(m, level, seed) for m in motions]
+    noisy = [noise.perturb(m, level, seed, artefacts or noise.ARTEFACT_NAMES) for m in motions]
     config = RetargetConfig() if retarget_steps is None else RetargetConfig(steps=retarget_steps)
     names = [Path(m.source.split(" [")[0]).stem for m in motions]
     results = retarget_motions(noisy, variant=variant, config=config, names=names)
@@ -91,14 +123,17 @@ def run(args: argparse.Namespace) -> dict:
     if len(variants) != 1:
         raise ValueError(f"the policies drive different robots ({sorted(variants)}); benchmark one variant at a time")
     variant = variants.pop()
+    artefacts = parse_artefacts(args.artefacts)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out, {"motions": [Path(p).name for p in args.motions], "artefacts": list(artefacts),
+                        "seed": args.seed, "retarget_steps": args.retarget_steps, "random_starts": args.random_starts})
     motions = [load_human_motion(path) for path in args.motions]
 
     table = {label: [] for label in labels}
     for i, level in enumerate(levels):
         print(f"[robustness] level {level:g} ({i + 1}/{len(levels)})", file=sys.stderr, flush=True)
-        library = level_library(motions, level, args.seed, variant, out, args.retarget_steps)
+        library = level_library(motions, level, args.seed, variant, out, args.retarget_steps, artefacts)
         for run_dir, label in zip(args.run_dir, labels):
             path = out / f"{label}_level_{level:g}.json"
             if not path.is_file():
@@ -111,6 +146,7 @@ def run(args: argparse.Namespace) -> dict:
         "variant": variant,
         "clips": [Path(p).stem for p in args.motions],
         "levels": levels,
+        "artefacts": list(artefacts),
         "seed": args.seed,
         "random_starts": args.random_starts,
         "policies": {label: str(run_dir) for label, run_dir in zip(labels, args.run_dir)},
@@ -128,12 +164,14 @@ def plot_robustness(table: dict, out: Path) -> None:
     from mimicjax.io_utils import atomic_path
 
     fig, (ax_success, ax_error) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, rows in table.items():
+    for index, (label, rows) in enumerate(table.items()):
         levels = [row["level"] for row in rows]
-        ax_success.plot(levels, [100 * row["success_rate"] for row in rows], marker="o", label=label)
-        ax_error.plot(levels, [100 * row["keypoint_error"] for row in rows], marker="o", label=f"{label} (anchored)")
+        color = f"C{index}"  # one colour per policy in both panels
+        ax_success.plot(levels, [100 * row["success_rate"] for row in rows], marker="o", color=color, label=label)
+        ax_error.plot(levels, [100 * row["keypoint_error"] for row in rows], marker="o", color=color,
+                      label=f"{label} (root-anchored)")
         ax_error.plot(levels, [100 * row["keypoint_error_world"] for row in rows], marker="s", linestyle="--",
-                      label=f"{label} (global)")
+                      color=color, label=f"{label} (global)")
     ax_success.set(xlabel="noise level", ylabel="success (%)", title="success on perturbed motion", ylim=(0, 105))
     ax_error.set(xlabel="noise level", ylabel="keypoint error (cm)", title="keypoint error to the perturbed reference")
     for ax in (ax_success, ax_error):
