@@ -88,17 +88,17 @@ def run_in_order(commands: list[list[str]], placeholders: dict[tuple[str, str], 
         status = cli.main(argv)
         assert status == 0, f"`mimicjax {' '.join(argv)}` exited {status}"
         seconds[" ".join(argv[:2])] = time.perf_counter() - started
-    print("seconds per README command:", {name: round(s, 1) for name, s in seconds.items()})
     return seconds
 
 
-def test_the_readme_genmimic_and_benchmark_commands_run(checkout, capsys):
+def test_the_readme_genmimic_and_benchmark_commands_run(checkout, capsys, record_property):
     from mimicjax.eval.render import gl_unavailable
 
     commands = [argv for argv in COMMANDS if not is_translate(argv)]
     if gl_unavailable() is not None:  # rendering is checked where OpenGL works; the rest runs everywhere
         commands = [argv for argv in commands if argv[:2] != ["motions", "render"]]
-    run_in_order(commands, {("--run-dir", "POLICY"): "runs/g1_student"})
+    seconds = run_in_order(commands, {("--run-dir", "POLICY"): "runs/g1_student"})
+    record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})  # --junitxml
     capsys.readouterr()
     for output in ("lib.npz", "csv", "noisy", "runs/g1", "runs/g1_student", "student.html", "eval.json",
                    "policies/g1_student/config.json", "student.onnx", "sim2sim.json", "runs/sweep", "out.json",
@@ -108,7 +108,7 @@ def test_the_readme_genmimic_and_benchmark_commands_run(checkout, capsys):
     assert json.loads((checkout / "eval.json").read_text())["policy"] == "student"
 
 
-def test_the_readme_translate_commands_run(checkout):
+def test_the_readme_translate_commands_run(checkout, record_property):
     torch = pytest.importorskip("torch")
     import imageio.v2 as imageio
     from diffusers import AutoencoderKLWan
@@ -127,6 +127,7 @@ def test_the_readme_translate_commands_run(checkout):
     np.save(checkout / "emb.npy", np.random.default_rng(1).standard_normal((3, TINY_WAN.text_dim)).astype(np.float32))
     commands = [argv for argv in COMMANDS if is_translate(argv)]
     assert [argv[1] for argv in commands] == ["convert", "sample"]
-    run_in_order(commands, {("--diffusers", "DIR"): "transformer", ("--vae", "DIR"): "vae", ("--out", "CKPT"): "ckpt",
-                            ("--ckpt", "CKPT"): "ckpt"})
+    seconds = run_in_order(commands, {("--diffusers", "DIR"): "transformer", ("--vae", "DIR"): "vae",
+                                      ("--out", "CKPT"): "ckpt", ("--ckpt", "CKPT"): "ckpt"})
+    record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
     assert (checkout / "robot.mp4").is_file()
