@@ -85,12 +85,10 @@ def run(args: argparse.Namespace) -> dict:
         "load_average": load_average(),
         "compile_cache": bool(args.compile_cache),
     }
-    if len(results) == 1:
-        report.update(results[0])
-    else:
+    if args.sweep is not None:
         report["sweep"] = results
-        # Top-level keys report the largest batch, the figure that matters at scale.
-        report.update(results[-1])
+    # Top-level keys report the largest batch, the figure that matters at scale.
+    report.update(results[-1])
     return report
 
 
