@@ -30,13 +30,13 @@ KEYPOINT_RGBA = (0.9, 0.1, 0.1, 1.0)
 KEYPOINT_RADIUS = 0.03  # m
 
 
-def replay_model(variant: str, num_keypoints: int, ghost: bool):
-    """(MjModel, ghost body ids [B] (robot body b -> its ghost), keypoint body ids [K]) of the replay scene."""
+def replay_model(variant: str, robot, num_keypoints: int, ghost: bool):
+    """(MjModel, ghost body ids [B] (robot body b -> its ghost), keypoint body ids [K]) of the replay scene;
+    `robot` is the robot's own MjModel (`g1.load_model(variant)`)."""
     import mujoco
 
     from mimicjax.robots import g1
 
-    robot = g1.load_model(variant)
     spec = mujoco.MjSpec.from_file(str(g1.model_path(variant)))
     ghost_names = []
     if ghost:
@@ -71,8 +71,8 @@ def body_poses(variant: str, segments) -> tuple[object, np.ndarray, np.ndarray]:
     keypoints = [s.keypoints for s in segments if s.keypoints is not None]
     num_keypoints = keypoints[0].shape[1] if keypoints else 0
     ghost = any(s.ghost_qpos is not None for s in segments)
-    model, ghost_ids, keypoint_ids = replay_model(variant, num_keypoints, ghost)
     robot = g1.load_model(variant)
+    model, ghost_ids, keypoint_ids = replay_model(variant, robot, num_keypoints, ghost)
     data, reference = mujoco.MjData(model), mujoco.MjData(robot)
     positions, rotations = [], []
     for segment in segments:
