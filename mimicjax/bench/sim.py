@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps", type=int, default=200, help="control steps to time per batch (default 200 = 4 s of sim)"
     )
     parser.add_argument("--variant", default="29dof", choices=("29dof", "23dof"))
-    parser.add_argument("--impl", default="auto", choices=("auto", "jax", "warp"), help="MJX backend")
+    parser.add_argument("--impl", default="auto", choices=("auto", "jax", "warp", "c"), help="physics backend (c: MuJoCo's C engine called from JAX, CPU)")
     parser.add_argument(
         "--sweep", nargs="?", const=",".join(map(str, SWEEP_BATCHES)), default=None, metavar="B,B,...",
         help=f"measure several batches instead (default {','.join(map(str, SWEEP_BATCHES))})",

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default=None, choices=("29dof", "23dof"), help="G1 variant (default: the config's)")
     parser.add_argument("--config", default=None, metavar="EXPERIMENT.py", help="experiment file (default: the GPU teacher experiment)")
     parser.add_argument("--motions", default=None, metavar="LIB.npz", help="motion library (default: the sample library)")
-    parser.add_argument("--impl", default=None, choices=("auto", "jax", "warp"), help="MJX backend (default: the config's)")
+    parser.add_argument("--impl", default=None, choices=("auto", "jax", "warp", "c"), help="physics backend (default: the config's; c: MuJoCo's C engine, CPU)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of each function after its warm-up (default 3)")
     parser.add_argument(
         "--compile-cache", action="store_true",

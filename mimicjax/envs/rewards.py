@@ -150,8 +150,8 @@ def joint_limit(joint_pos, low, high, soft_fraction):
 
 
 def undesired_contacts(geom_lowest_z, clearance, self_contacts):
-    """Non-foot geoms within `clearance` of the floor plus active self-collision pairs (a count)."""
-    return jnp.sum(geom_lowest_z < clearance, axis=-1).astype(jnp.float32) + jnp.sum(self_contacts, axis=-1).astype(jnp.float32)
+    """Non-foot geoms within `clearance` of the floor plus active self-collisions (a count)."""
+    return jnp.sum(geom_lowest_z < clearance, axis=-1).astype(jnp.float32) + jnp.asarray(self_contacts, jnp.float32)
 
 
 def termination(terminated):
@@ -194,7 +194,7 @@ class RewardInputs:
     last_action: jax.Array
     actuator_force: jax.Array
     geom_lowest_z: jax.Array  # (G,) non-foot geoms
-    self_contacts: jax.Array  # (P,) bool, active self-collision pairs
+    self_contacts: jax.Array  # () how many self-collisions are active
     terminated: jax.Array
 
 

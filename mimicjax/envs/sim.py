@@ -25,9 +25,10 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from mimicjax.envs.host_physics import HostEngine, default_threads
 from mimicjax.robots import g1
 
-Impl = Literal["auto", "jax", "warp"]
+Impl = Literal["auto", "jax", "warp", "c"]
 
 
 def import_mjx():
@@ -43,8 +44,12 @@ class SimConfig:
     control_hz: float = 50.0
     physics_hz: float = 200.0
     # "jax": MJX's JAX implementation (CPU, TPU, GPU). "warp": MuJoCo Warp (NVIDIA GPUs, needs the
-    # `cuda` extra). "auto": Warp on an NVIDIA GPU when installed, otherwise JAX.
+    # `cuda` extra). "c": MuJoCo's C engine on the host, called from the jitted program (CPU only; several
+    # times MJX's speed there, see `host_physics`). "auto": Warp on an NVIDIA GPU when installed,
+    # otherwise JAX.
     impl: Impl = "auto"
+    # Worker threads of the "c" engine; None: every core this process may use.
+    threads: int | None = None
     # Solver overrides; None keeps the model file's settings (Newton). "cg" needs no Cholesky of the
     # constraint Hessian, which matters for how many threads XLA's CPU pool may safely use.
     solver: Literal["newton", "cg"] | None = None
@@ -68,13 +73,14 @@ class Sim:
     substeps: int = struct.field(pytree_node=False)
     control_dt: float = struct.field(pytree_node=False)
     impl: str = struct.field(pytree_node=False)
+    host: HostEngine | None = struct.field(pytree_node=False, default=None)  # impl "c" only
     warp_contacts_per_env: int = struct.field(pytree_node=False, default=32)
     warp_constraints_per_env: int = struct.field(pytree_node=False, default=160)
 
 
 def resolve_impl(impl: Impl) -> str:
-    if impl not in ("auto", "jax", "warp"):
-        raise ValueError(f"sim.impl must be 'auto', 'jax' or 'warp', got {impl!r}")
+    if impl not in ("auto", "jax", "warp", "c"):
+        raise ValueError(f"sim.impl must be 'auto', 'jax', 'warp' or 'c', got {impl!r}")
     if impl != "auto":
         return impl
     if jax.default_backend() == "gpu" and _warp_available():
@@ -132,7 +138,13 @@ def make_sim(config: SimConfig = SimConfig()):
     impl = resolve_impl(config.impl)
     if impl == "warp" and not _warp_available():
         raise ValueError("sim.impl='warp' needs the Warp runtime: pip install 'mimicjax[cuda]'")
-    model = mjx.put_model(mj_model, impl=impl)
+    if impl == "c" and jax.default_backend() != "cpu":
+        raise ValueError(f"sim.impl='c' steps MuJoCo's C engine on the host CPU; on {jax.default_backend()} use 'auto'")
+    if config.threads is not None and impl != "c":
+        raise ValueError(f"sim.threads sets the C engine's worker threads; it needs sim.impl='c', not {impl!r}")
+    threads = default_threads() if config.threads is None else config.threads
+    host = HostEngine(mj_model, threads) if impl == "c" else None
+    model = mjx.put_model(mj_model, impl="jax" if impl == "c" else impl)
     stand = mj_model.key("stand")
     actuated = mj_model.actuator_trnid[:, 0]
     sim = Sim(
@@ -144,6 +156,7 @@ def make_sim(config: SimConfig = SimConfig()):
         substeps=substeps_per_control(config),
         control_dt=1.0 / config.control_hz,
         impl=impl,
+        host=host,
         warp_contacts_per_env=config.warp_contacts_per_env,
         warp_constraints_per_env=config.warp_constraints_per_env,
     )
@@ -151,8 +164,10 @@ def make_sim(config: SimConfig = SimConfig()):
 
 
 def initial_data(sim: Sim, batch: int):
-    """Zeroed MJX data for `batch` environments (leading axis), before any reset."""
+    """Zeroed MJX data (`HostData` for the C engine) for `batch` environments (leading axis)."""
     mjx = import_mjx()
+    if sim.host is not None:
+        return sim.host.empty((batch,))
     if sim.impl == "warp":
         one = mjx.make_data(
             sim.model,
@@ -169,7 +184,8 @@ def set_state(sim: Sim, data, qpos: jax.Array, qvel: jax.Array | None = None, ct
     """Put one env in the given state and recompute body poses.
 
     Only kinematics is recomputed (cheap to compile); dynamics quantities such as contacts are filled
-    in by the next `step`, which runs the full forward pass.
+    in by the next `step`, which runs the full forward pass. The C engine's `HostData` holds no body
+    poses, so there is nothing to recompute.
     """
     mjx = import_mjx()
     data = data.replace(
@@ -179,7 +195,7 @@ def set_state(sim: Sim, data, qpos: jax.Array, qvel: jax.Array | None = None, ct
         qacc_warmstart=jnp.zeros_like(data.qacc_warmstart),
         time=jnp.zeros_like(data.time),
     )
-    return mjx.kinematics(sim.model, data)
+    return data if sim.host is not None else mjx.kinematics(sim.model, data)
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -196,6 +212,8 @@ def step(sim: Sim, data, targets: jax.Array):
     """One control step of one env: hold PD `targets` (joint angles) for `sim.substeps` physics steps."""
     mjx = import_mjx()
     data = data.replace(ctrl=jnp.clip(targets, sim.ctrl_low, sim.ctrl_high))
+    if sim.host is not None:
+        return sim.host.step(data, sim.substeps)
 
     def physics_step(d, _):
         return mjx.step(sim.model, d), None
@@ -226,6 +244,8 @@ def scale_pd_gains(sim: Sim, frequency_scale) -> Sim:
 
     Damping ratio is kept. A scalar, or an array over actuators; vmap over it for per-env gains.
     """
+    if sim.host is not None:
+        raise ValueError("scale_pd_gains changes the MJX model; the C engine (sim.impl='c') steps a fixed model")
     model = sim.model
     s = jnp.asarray(frequency_scale, jnp.float32) * jnp.ones(model.nu, jnp.float32)
     gain = model.actuator_gainprm.at[:, 0].multiply(s * s)
@@ -239,6 +259,21 @@ def physics_dt(sim: Sim) -> float:
 
 def control_steps_for(sim: Sim, seconds: float) -> int:
     return int(math.ceil(seconds / sim.control_dt - 1e-9))
+
+
+def self_contacts(sim: Sim, data) -> jax.Array:
+    """How many active (penetrating) contacts between two robot geoms the last physics step of one env had.
+
+    The robot's geoms are those not on the world body (the floor is).
+    """
+    if sim.host is not None:
+        return data.self_contacts
+    contact = getattr(getattr(data, "_impl", None), "contact", None)
+    if contact is None or not hasattr(contact, "geom"):
+        return jnp.zeros((), jnp.float32)
+    robot_geom = jnp.asarray(sim.model.geom_bodyid) != 0
+    both_robot = robot_geom[contact.geom[..., 0]] & robot_geom[contact.geom[..., 1]]
+    return jnp.sum(both_robot & (contact.dist < 0.0)).astype(jnp.float32)
 
 
 def has_nan(data) -> jax.Array:

@@ -109,6 +109,11 @@ class TrackingEnv(Env):
             mj_model = sim_lib.load_mj_model(config.sim)
         if int(sim.default_ctrl.shape[0]) != spec.num_joints:
             raise ValueError(f"the sim has {int(sim.default_ctrl.shape[0])} actuators but the G1 {variant} has {spec.num_joints} joints")
+        if sim.host is not None and config.randomization.enabled:
+            raise ValueError(
+                "sim.impl='c' steps one shared MuJoCo model, so it cannot randomise masses, friction or gains "
+                "per env: set env.randomization.enabled=False, or use sim.impl='jax'"
+            )
         self.sim = sim
         self.library = library
         self.tree = g1_tree(variant)
@@ -393,7 +398,7 @@ class TrackingEnv(Env):
             last_action=info["last_action"],
             actuator_force=data.actuator_force,
             geom_lowest_z=self._geom_lowest_z(robot, self._body_geoms),
-            self_contacts=self._self_contacts(data),
+            self_contacts=sim_lib.self_contacts(sim, data),
             terminated=terminated,
         )
         raw = reward_lib.compute(inputs, cfg.rewards, self.keypoint_weights, self.joint_low, self.joint_high, self.effort_limit)
@@ -457,15 +462,6 @@ class TrackingEnv(Env):
         """(2,) float32 {0, 1}: left and right foot within `contact_height` of the floor."""
         low = jnp.stack([jnp.min(self._geom_lowest_z(robot, soles)) for soles in self._soles])
         return (low < self.config.observations.contact_height).astype(jnp.float32)
-
-    def _self_contacts(self, data) -> jax.Array:
-        """Active (penetrating) contacts between two robot geoms, from the last physics step."""
-        impl = getattr(data, "_impl", None)
-        contact = getattr(impl, "contact", None)
-        if contact is None or not hasattr(contact, "geom"):
-            return jnp.zeros((0,), bool)
-        robot_pair = (contact.geom[..., 0] != self.floor_geom) & (contact.geom[..., 1] != self.floor_geom)
-        return robot_pair & (contact.dist < 0.0)
 
     def _observe(self, robot, future, last_action, params, history, u_noise):
         """(obs dict, updated proprioception history) for one env.

@@ -83,7 +83,7 @@ def test_regularisers():
     low, high = jnp.array([-1.0, -1.0]), jnp.array([1.0, 1.0])
     assert float(R.joint_limit(jnp.array([0.5, -0.8]), low, high, 0.9)) == 0.0
     assert float(R.joint_limit(jnp.array([0.95, -1.0]), low, high, 0.9)) == pytest.approx(0.05 + 0.1, abs=1e-6)
-    count = R.undesired_contacts(jnp.array([0.5, 0.01, -0.1]), 0.02, jnp.array([True, False]))
+    count = R.undesired_contacts(jnp.array([0.5, 0.01, -0.1]), 0.02, jnp.float32(1.0))  # 2 low geoms, 1 self-contact
     assert float(count) == 3.0
     assert float(R.termination(jnp.float32(1.0))) == 1.0
 

@@ -91,7 +91,7 @@ def test_pd_gain_scaling_keeps_the_damping_ratio(g1_sim):
 def test_bad_sim_configs_are_clear_errors():
     with pytest.raises(ValueError, match="physics_hz .* whole multiple of sim.control_hz"):
         sim_lib.load_mj_model(sim_lib.SimConfig(physics_hz=210.0))
-    with pytest.raises(ValueError, match="sim.impl must be 'auto', 'jax' or 'warp'"):
+    with pytest.raises(ValueError, match="sim.impl must be 'auto', 'jax', 'warp' or 'c'"):
         sim_lib.resolve_impl("cuda")
     with pytest.raises(ValueError, match="unknown G1 variant"):
         sim_lib.load_mj_model(sim_lib.SimConfig(variant="31dof"))
