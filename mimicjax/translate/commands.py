@@ -60,6 +60,61 @@ def register(subparsers) -> None:
     sample.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="transformer compute dtype")
     sample.set_defaults(func=_sample)
 
+    make_data = sub.add_parser(
+        "make-data",
+        help="render the project's robot-video dataset (arm masks, clean background, gripper poses, camera)",
+        description="Render table-top clips of a robot arm reaching, pushing and picking (MuJoCo scenes, a "
+        "numpy ray caster: no OpenGL needed), each with the arm's masks, the background with the arm "
+        "hidden, the gripper poses and the camera; --human adds the same tasks done by a human forearm "
+        "and hand with known hand keypoints.",
+    )
+    make_data.add_argument("--out", required=True, metavar="DIR", help="dataset folder (clip folders are written in it)")
+    make_data.add_argument("--videos", type=int, default=8, metavar="N", help="robot clips (default 8)")
+    make_data.add_argument("--size", default="320x240", metavar="WxH", help="frame size (default 320x240)")
+    make_data.add_argument("--frames", type=int, default=33, metavar="F", help="frames per clip (default 33)")
+    make_data.add_argument("--fps", type=float, default=10.0, metavar="R", help="frame rate (default 10)")
+    make_data.add_argument("--seed", type=int, default=0, metavar="S")
+    make_data.add_argument("--human", action="store_true", help="also render N human stand-in clips (same tasks)")
+    make_data.add_argument("--supersample", type=int, default=2, metavar="K", help="anti-aliasing samples per pixel side")
+    make_data.set_defaults(func=_make_data)
+
+    prepare = sub.add_parser(
+        "prepare",
+        help="a robot or human video -> its H2Rep (embodiment removed, gripper cue drawn)",
+        description="Remove the arm (robot) or the person (human) where the masks say, from the other "
+        "frames of a static or slowly moving camera, then draw the gripper cue (red dot, blue arrow, "
+        "alpha 0.4) from the gripper poses or hand keypoints. --dataset DIR does every clip of a "
+        "`translate make-data` folder (writes <clip>/h2rep.mp4).",
+    )
+    kinds = prepare.add_subparsers(dest="prepare_kind", metavar="KIND")
+    kinds.required = True
+    robot = kinds.add_parser("robot", help="robot video + arm masks + gripper poses + camera")
+    human = kinds.add_parser("human", help="human video + person masks + hand keypoints")
+    for kind in (robot, human):
+        kind.add_argument("--dataset", metavar="DIR", default=None, help="prepare every clip of this dataset folder instead")
+        kind.add_argument("--video", metavar="VIDEO", help="mp4 (or any video imageio reads) or a folder of frames")
+        kind.add_argument("--masks", metavar="MASKS", default=None,
+                          help="what to remove: folder of PNGs (SAM2) or .npy (Grounded-SAM2), mask video, or npz")
+        kind.add_argument("--mask-ids", metavar="ID,ID", default=None, help="only these object ids of id-valued masks")
+        kind.add_argument("--removed", metavar="VIDEO", default=None,
+                          help="an already-inpainted video (MiniMax-Remover, ProPainter, ...) used as is instead of --masks")
+        kind.add_argument("--dilate", type=int, default=0, metavar="PX", help="grow the masks by this many pixels")
+        kind.add_argument("--align", action="store_true", help="align frames by homography first (moving camera)")
+        kind.add_argument("--max-frames", type=int, default=None, metavar="N", help="only the first N frames")
+        kind.add_argument("--out", metavar="H2REP.mp4", help="output video")
+    robot.add_argument("--poses", metavar="POSES", help="gripper poses: npz/json with position + quaternion/rotation, "
+                       "or DROID cartesian_position")
+    robot.add_argument("--camera", metavar="CAMERA.json", help="intrinsics and extrinsics of the video's camera")
+    robot.add_argument("--approach-axis", type=int, choices=(0, 1, 2), default=2,
+                       help="column of the gripper rotation that points from the wrist to the fingertips (default 2: z)")
+    human.add_argument("--hands", metavar="HANDS", help="hand keypoints: HaMeR / WiLoR npz (3-D) or MediaPipe npz/json")
+    human.add_argument("--camera", metavar="CAMERA.json", default=None,
+                       help="camera for 3-D keypoints (default: the focal length in the keypoint file)")
+    human.add_argument("--missing", choices=("hold", "hide"), default="hold",
+                       help="frames without a detected hand: keep the last cue (default) or draw none")
+    human.add_argument("--max-hold", type=int, default=None, metavar="N", help="with --missing hold: at most N frames")
+    prepare.set_defaults(func=_prepare)
+
 
 def _convert(args: argparse.Namespace) -> int:
     import sys
@@ -110,7 +165,8 @@ def _sample(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from mimicjax.translate.pipeline import SampleConfig, read_video, translate_video, write_video
+    from mimicjax.translate.pipeline import SampleConfig, translate_video
+    from mimicjax.translate.video import read_video, write_video
     from mimicjax.translate.wan.convert import load_checkpoint
     from mimicjax.translate.wan.transformer import WanModel
     from mimicjax.translate.wan.vae import load_diffusers_vae
@@ -131,5 +187,72 @@ def _sample(args: argparse.Namespace) -> int:
     video = translate_video(model, vae, frames, text, negative if args.guidance != 1.0 else None, sample_config)
     write_video(args.out, video, fps=fps)
     print(f"wrote {args.out} ({video.shape[0]} frames {video.shape[2]}x{video.shape[1]}) in "
+          f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from mimicjax.translate.h2rep import prepare as prepare_lib
+    from mimicjax.translate.video import write_video
+
+    start = time.perf_counter()
+    if args.dataset:
+        given = [flag for flag, value in (("--video", args.video), ("--masks", args.masks), ("--removed", args.removed),
+                                          ("--out", args.out), ("--max-frames", args.max_frames), ("--mask-ids", args.mask_ids))
+                 if value is not None]
+        if given:
+            raise ValueError(f"--dataset prepares every clip of the folder; drop {', '.join(given)}")
+        written = prepare_lib.prepare_dataset(args.dataset, dilate=args.dilate, align=args.align)
+        print(f"wrote {len(written)} H2Rep videos under {args.dataset} in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+        return 0
+    needed = ["video", "out"] + (["poses", "camera"] if args.prepare_kind == "robot" else ["hands"])
+    missing = [f"--{name}" for name in needed if getattr(args, name) is None]
+    if missing:
+        raise ValueError(f"translate prepare {args.prepare_kind} needs {', '.join(missing)} (or --dataset DIR)")
+    if args.masks is not None and args.removed is not None:
+        raise ValueError("give --masks (remove here) or --removed (already inpainted), not both")
+    ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
+    common = {"masks": args.masks, "removed": args.removed, "max_frames": args.max_frames, "dilate": args.dilate,
+              "align": args.align, "mask_ids": ids}
+    if args.prepare_kind == "robot":
+        prepared = prepare_lib.prepare_robot(args.video, args.poses, args.camera, approach_axis=args.approach_axis, **common)
+    else:
+        prepared = prepare_lib.prepare_human(args.video, args.hands, camera=args.camera, missing=args.missing,
+                                             max_hold=args.max_hold, **common)
+    write_video(args.out, prepared.frames, fps=prepared.fps)
+    t, h, w, _ = prepared.frames.shape
+    shown = int(prepared.track.visible.sum())
+    print(f"wrote {args.out} ({t} frames {w}x{h}, cue on {shown}) in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def parse_size(text: str, flag: str = "--size") -> tuple[int, int]:
+    """'WxH' -> (width, height)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{flag} must look like 320x240 (width x height), got {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"{flag} must be positive, got {text!r}")
+    return width, height
+
+
+def _make_data(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from mimicjax.translate.h2rep.dataset import make_dataset
+
+    width, height = parse_size(args.size)
+    start = time.perf_counter()
+    common = {"width": width, "height": height, "frames": args.frames, "fps": args.fps, "seed": args.seed,
+              "supersample": args.supersample}
+    clips = make_dataset(args.out, args.videos, **common)
+    if args.human:
+        clips += make_dataset(args.out, args.videos, human=True, **common)
+    print(f"wrote {len(clips)} clips ({width}x{height}, {args.frames} frames) to {args.out} in "
           f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0

@@ -111,47 +111,6 @@ def translate_video(
     return model_output_to_video(vae.decode(out))
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 16.0) -> Path:
-    """Write uint8 frames as mp4/gif atomically."""
-    import imageio.v2 as imageio
-
-    from mimicjax.io_utils import atomic_path
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".gif":
-            imageio.mimsave(tmp, list(frames), duration=1.0 / fps)
-        else:
-            imageio.mimsave(tmp, list(frames), fps=fps, macro_block_size=1)
-    return path
-
-
-def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """(uint8 frames [T, H, W, 3], fps) of a video file."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no video at {path}")
-    frames = []
-    try:
-        reader = imageio.get_reader(path)
-        try:
-            fps = float(reader.get_meta_data().get("fps", 16.0))
-            for frame in reader:
-                frames.append(np.asarray(frame)[..., :3])
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-        finally:
-            reader.close()
-    except Exception as error:  # imageio and its plugins raise many types for files that are not videos
-        raise ValueError(f"{path}: not a readable video ({type(error).__name__}: {str(error).splitlines()[0][:160]}); "
-                         f"give an mp4, gif or another format imageio reads") from None
-    if not frames:
-        raise ValueError(f"{path}: no frames could be read")
-    return np.stack(frames), fps
-
-
 def load_text_embeddings(path: str | Path) -> np.ndarray:
     """[S, text_dim] or [1, S, text_dim] prompt embeddings from .npy (or the first array of an .npz)."""
     path = Path(path)

@@ -1,0 +1,156 @@
+"""`mimicjax bench h2rep`: how fast and how well H2Rep is made.
+
+Speed, on a synthetic video of `--frames` frames at `--width` x `--height` (default 480p): removal
+frames/s with a static camera and with homography alignment (`--align`), and cue drawing frames/s.
+Quality, on the dataset the project renders (`--dataset DIR` from `translate make-data`, or
+`--render N` clips rendered here): removal PSNR against the true background inside the masks, apart
+for pixels another frame shows and pixels no frame shows, and the drawn cue's centre against the
+projected gripper position.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--width", type=int, default=854, help="synthetic video width (default 854: 480p)")
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--frames", type=int, default=33)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (best is reported)")
+    parser.add_argument("--dataset", metavar="DIR", default=None, help="measure quality on this rendered dataset")
+    parser.add_argument("--render", type=int, default=0, metavar="N",
+                        help="render N robot clips (and N human stand-in clips) here and measure quality on them")
+    parser.add_argument("--render-size", default="320x240", metavar="WxH", help="size of the clips --render makes")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def synthetic_video(frames: int, height: int, width: int, seed: int = 0):
+    """A smooth textured static scene with an "arm" (a bar) sweeping across: (frames, masks, background)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (max(2, height // 16), max(2, width // 16), 3)).astype(np.float32)
+    background = np.clip(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+    video = np.repeat(background[None], frames, axis=0)
+    masks = np.zeros((frames, height, width), bool)
+    for t in range(frames):
+        x = int((0.15 + 0.6 * t / max(frames - 1, 1)) * width)
+        masks[t, height // 5 : 4 * height // 5, x : x + width // 10] = True
+    video[masks] = (90, 90, 100)
+    return video, masks, background
+
+
+def _best_seconds(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def speed(args) -> dict:
+    from mimicjax.translate.h2rep import cue as cue_lib
+    from mimicjax.translate.h2rep.removal import remove
+
+    video, masks, _ = synthetic_video(args.frames, args.height, args.width, args.seed)
+    t = args.frames
+    rng = np.random.default_rng(args.seed)
+    track = cue_lib.CueTrack(
+        pixels=rng.uniform([0, 0], [args.width, args.height], (t, 2)),
+        directions=cue_lib._unit(rng.standard_normal((t, 2))),
+        foreshortening=rng.uniform(0, 1, t),
+        visible=np.ones(t, bool),
+    )
+    static_s = _best_seconds(lambda: remove(video, masks), args.repeats)
+    aligned_s = _best_seconds(lambda: remove(video, masks, align=True), args.repeats)
+    cue_s = _best_seconds(lambda: cue_lib.draw_cues(video, track), args.repeats)
+    return {
+        "size": [args.width, args.height],
+        "frames": t,
+        "masked_fraction": float(masks.mean()),
+        "removal_static_frames_per_s": t / static_s,
+        "removal_aligned_frames_per_s": t / aligned_s,
+        "cue_frames_per_s": t / cue_s,
+    }
+
+
+def quality(dataset) -> dict:
+    """Removal PSNR and cue-centre error over every clip of a rendered dataset (needs its frames.npz)."""
+    from pathlib import Path
+
+    from mimicjax.translate.h2rep import cue as cue_lib
+    from mimicjax.translate.h2rep.camera import read_camera
+    from mimicjax.translate.h2rep.inputs import read_gripper_poses
+    from mimicjax.translate.h2rep.removal import remove
+
+    clips = sorted(p for p in Path(dataset).iterdir() if (p / "frames.npz").is_file())
+    if not clips:
+        raise ValueError(f"{dataset}: no clip folders with frames.npz (write them with `mimicjax translate make-data`)")
+    squared = {"seen": [0.0, 0], "never_seen": [0.0, 0]}
+    centre_errors, rows = [], []
+    for clip in clips:
+        with np.load(clip / "frames.npz") as data:
+            video, background, masks = data["video"], data["background"], data["masks"]
+        result = remove(video, masks)
+        diff = (result.frames.astype(np.float64) - background.astype(np.float64)) ** 2
+        seen, never = masks & result.from_other_frames, result.never_seen
+        for name, where in (("seen", seen), ("never_seen", never)):
+            squared[name][0] += float(diff[where].sum())
+            squared[name][1] += int(where.sum()) * 3
+        camera = read_camera(clip / "camera.json")
+        poses = read_gripper_poses(clip / "ee_pose.npz")
+        track = cue_lib.cue_from_world_pose(poses.position, poses.rotation, camera)
+        drawn = cue_lib.draw_cues(result.frames, track)
+        projected = camera.project(poses.position)
+        for t in np.flatnonzero(track.visible):
+            centre_errors.append(float(np.linalg.norm(cue_lib.cue_centre(result.frames[t], drawn[t]) - projected[t])))
+        rows.append({"clip": clip.name, "psnr_seen_db": _psnr(diff[seen]), "psnr_never_seen_db": _psnr(diff[never]),
+                     "never_seen_fraction_of_masked": float(never.sum() / max(masks.sum(), 1))})
+    return {
+        "clips": len(clips),
+        "removal_psnr_seen_db": _pooled_psnr(*squared["seen"]),
+        "removal_psnr_never_seen_db": _pooled_psnr(*squared["never_seen"]),
+        "cue_centre_error_px": {"mean": float(np.mean(centre_errors)), "max": float(np.max(centre_errors))},
+        "per_clip": rows,
+    }
+
+
+def _pooled_psnr(sum_squared: float, count: int) -> float:
+    if count == 0:
+        return float("nan")
+    return float("inf") if sum_squared == 0 else float(10 * np.log10(255.0**2 * count / sum_squared))
+
+
+def _psnr(squared_errors: np.ndarray) -> float:
+    return _pooled_psnr(float(squared_errors.sum()), squared_errors.size)
+
+
+def run(args: argparse.Namespace) -> dict:
+    import os
+    import platform
+    import tempfile
+
+    from mimicjax.bench.common import load_average
+
+    if args.width < 16 or args.height < 16 or args.frames < 2 or args.repeats < 1:
+        raise ValueError("--width/--height must be >= 16, --frames >= 2 and --repeats >= 1")
+    report = {"benchmark": "h2rep", "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+              "load_average": load_average(), "speed": speed(args)}
+    if args.dataset:
+        report["quality"] = quality(args.dataset)
+    elif args.render:
+        from mimicjax.translate.h2rep.dataset import make_dataset
+
+        from mimicjax.translate.commands import parse_size
+
+        width, height = parse_size(args.render_size, "--render-size")
+        with tempfile.TemporaryDirectory() as folder:
+            make_dataset(folder, args.render, width=width, height=height, seed=args.seed)
+            make_dataset(folder, args.render, width=width, height=height, seed=args.seed, human=True)
+            report["quality"] = quality(folder)
+    return report
