@@ -100,6 +100,8 @@ def register(subparsers) -> None:
                           help="an already-inpainted video (MiniMax-Remover, ProPainter, ...) used as is instead of --masks")
         kind.add_argument("--dilate", type=int, default=0, metavar="PX", help="grow the masks by this many pixels")
         kind.add_argument("--align", action="store_true", help="align frames by homography first (moving camera)")
+        kind.add_argument("--window", type=int, default=32, metavar="N",
+                          help="frames searched before and after each frame for the background (default 32)")
         kind.add_argument("--max-frames", type=int, default=None, metavar="N", help="only the first N frames")
         kind.add_argument("--out", metavar="H2REP.mp4", help="output video")
     robot.add_argument("--poses", metavar="POSES", help="gripper poses: npz/json with position + quaternion/rotation, "
@@ -205,7 +207,7 @@ def _prepare(args: argparse.Namespace) -> int:
                  if value is not None]
         if given:
             raise ValueError(f"--dataset prepares every clip of the folder; drop {', '.join(given)}")
-        written = prepare_lib.prepare_dataset(args.dataset, dilate=args.dilate, align=args.align)
+        written = prepare_lib.prepare_dataset(args.dataset, dilate=args.dilate, align=args.align, window=args.window)
         print(f"wrote {len(written)} H2Rep videos under {args.dataset} in {time.perf_counter() - start:.1f}s", file=sys.stderr)
         return 0
     needed = ["video", "out"] + (["poses", "camera"] if args.prepare_kind == "robot" else ["hands"])
@@ -216,7 +218,7 @@ def _prepare(args: argparse.Namespace) -> int:
         raise ValueError("give --masks (remove here) or --removed (already inpainted), not both")
     ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
     common = {"masks": args.masks, "removed": args.removed, "max_frames": args.max_frames, "dilate": args.dilate,
-              "align": args.align, "mask_ids": ids}
+              "align": args.align, "window": args.window, "mask_ids": ids}
     if args.prepare_kind == "robot":
         prepared = prepare_lib.prepare_robot(args.video, args.poses, args.camera, approach_axis=args.approach_axis, **common)
     else:

@@ -5,7 +5,8 @@ frames/s with a static camera and with homography alignment (`--align`), and cue
 Quality, on the dataset the project renders (`--dataset DIR` from `translate make-data`, or
 `--render N` clips rendered here): removal PSNR against the true background inside the masks, apart
 for pixels another frame shows and pixels no frame shows, and the drawn cue's centre against the
-projected gripper position.
+projected gripper position. PSNR is null where undefined (no such pixels, or an exact copy: see the
+mean squared errors beside it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render", type=int, default=0, metavar="N",
                         help="render N robot clips (and N human stand-in clips) here and measure quality on them")
     parser.add_argument("--render-size", default="320x240", metavar="WxH", help="size of the clips --render makes")
+    parser.add_argument("--figure", metavar="OUT.png", default=None,
+                        help="with a dataset: frames, masks, removal and H2Rep of its first robot and human clip")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -109,8 +112,10 @@ def quality(dataset) -> dict:
         projected = camera.project(poses.position)
         for t in np.flatnonzero(track.visible):
             centre_errors.append(float(np.linalg.norm(cue_lib.cue_centre(result.frames[t], drawn[t]) - projected[t])))
-        rows.append({"clip": clip.name, "psnr_seen_db": _psnr(diff[seen]), "psnr_never_seen_db": _psnr(diff[never]),
-                     "never_seen_fraction_of_masked": float(never.sum() / max(masks.sum(), 1))})
+        rows.append({"clip": clip.name, "masked_pixels": int(masks.sum()),
+                     "never_seen_fraction_of_masked": float(never.sum() / max(masks.sum(), 1)),
+                     "mse_seen": _mean(diff[seen]), "mse_never_seen": _mean(diff[never]),
+                     "psnr_seen_db": _psnr(diff[seen]), "psnr_never_seen_db": _psnr(diff[never])})
     return {
         "clips": len(clips),
         "removal_psnr_seen_db": _pooled_psnr(*squared["seen"]),
@@ -120,14 +125,66 @@ def quality(dataset) -> dict:
     }
 
 
-def _pooled_psnr(sum_squared: float, count: int) -> float:
-    if count == 0:
-        return float("nan")
-    return float("inf") if sum_squared == 0 else float(10 * np.log10(255.0**2 * count / sum_squared))
+def figure(dataset, out, times=(0.25, 0.5, 0.75)) -> None:
+    """Rows: a robot and a human clip at a few times; columns: video, mask, removal, H2Rep, truth."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mimicjax.io_utils import atomic_path
+    from mimicjax.translate.h2rep.prepare import clip_kind, prepare_human, prepare_robot
+
+    clips = sorted(p for p in Path(dataset).iterdir() if (p / "frames.npz").is_file())
+    chosen = [next((c for c in clips if clip_kind(c) == kind), None) for kind in ("robot", "human")]
+    chosen = [c for c in chosen if c is not None]
+    columns = ("video", "mask", "arm removed", "H2Rep", "true background")
+    fig, axes = plt.subplots(len(chosen) * len(times), len(columns), figsize=(2.2 * len(columns), 1.75 * len(chosen) * len(times)))
+    axes = np.atleast_2d(axes)
+    row = 0
+    for clip in chosen:
+        with np.load(clip / "frames.npz") as data:
+            video, background, masks = data["video"], data["background"], data["masks"]
+        if clip_kind(clip) == "robot":
+            prepared = prepare_robot(clip / "video.mp4", clip / "ee_pose.npz", clip / "camera.json", masks=clip / "masks")
+        else:
+            prepared = prepare_human(clip / "video.mp4", clip / "hand_keypoints.npz", camera=clip / "camera.json", masks=clip / "masks")
+        from mimicjax.translate.h2rep.removal import remove
+
+        removed = remove(video, masks).frames
+        for fraction in times:
+            t = int(round(fraction * (len(video) - 1)))
+            for col, image in enumerate((video[t], masks[t], removed[t], prepared.frames[t], background[t])):
+                ax = axes[row, col]
+                ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    ax.set_title(columns[col], fontsize=9)
+                if col == 0:
+                    ax.set_ylabel(f"{clip.name}\nframe {t}", fontsize=8)
+            row += 1
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
 
 
-def _psnr(squared_errors: np.ndarray) -> float:
+def _pooled_psnr(sum_squared: float, count: int) -> float | None:
+    """PSNR in dB; None (JSON null) where it is undefined: no pixels, or an exact copy (mean error 0)."""
+    if count == 0 or sum_squared == 0:
+        return None
+    return float(10 * np.log10(255.0**2 * count / sum_squared))
+
+
+def _psnr(squared_errors: np.ndarray) -> float | None:
     return _pooled_psnr(float(squared_errors.sum()), squared_errors.size)
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -141,8 +198,12 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError("--width/--height must be >= 16, --frames >= 2 and --repeats >= 1")
     report = {"benchmark": "h2rep", "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
               "load_average": load_average(), "speed": speed(args)}
+    if args.figure and not (args.dataset or args.render):
+        raise ValueError("--figure draws clips of a dataset: give --dataset DIR or --render N")
     if args.dataset:
         report["quality"] = quality(args.dataset)
+        if args.figure:
+            figure(args.dataset, args.figure)
     elif args.render:
         from mimicjax.translate.h2rep.dataset import make_dataset
 
@@ -153,4 +214,6 @@ def run(args: argparse.Namespace) -> dict:
             make_dataset(folder, args.render, width=width, height=height, seed=args.seed)
             make_dataset(folder, args.render, width=width, height=height, seed=args.seed, human=True)
             report["quality"] = quality(folder)
+            if args.figure:
+                figure(folder, args.figure)
     return report

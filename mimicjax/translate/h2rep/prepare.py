@@ -48,7 +48,7 @@ def _check_frames(count: int, expected: int, what: str, path) -> None:
         raise ValueError(f"{path}: {count} {what} for {expected} video frames; give one per frame")
 
 
-def _background(video_path, masks_path, removed_path, *, max_frames, dilate, align, mask_ids):
+def _background(video_path, masks_path, removed_path, *, max_frames, dilate, align, window, mask_ids):
     """(frames with the embodiment removed, fps, seconds of removal)."""
     frames, fps = read_frames(video_path, max_frames=max_frames)
     t, h, w, _ = frames.shape
@@ -62,16 +62,17 @@ def _background(video_path, masks_path, removed_path, *, max_frames, dilate, ali
     if masks_path is None:
         raise ValueError("give the masks of what to remove (--masks) or an inpainted video (--removed)")
     masks = read_masks(masks_path, t, h, w, ids=mask_ids)
-    result = remove(frames, masks, dilate=dilate, align=align)
+    result = remove(frames, masks, dilate=dilate, align=align, window=window)
     return result.frames, fps, time.perf_counter() - start
 
 
 def prepare_robot(
-    video, poses, camera, *, masks=None, removed=None, max_frames=None, dilate=0, align=False, mask_ids=None,
-    approach_axis: int = 2,
+    video, poses, camera, *, masks=None, removed=None, max_frames=None, dilate=0, align=False, window=32,
+    mask_ids=None, approach_axis: int = 2,
 ) -> Prepared:
     """H2Rep of a robot video; `poses` in the camera file's world (robot base) frame."""
-    background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align, mask_ids=mask_ids)
+    background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align,
+                                             window=window, mask_ids=mask_ids)
     t, h, w, _ = background.shape
     gripper = read_gripper_poses(poses)
     if max_frames is not None:
@@ -101,12 +102,13 @@ def hand_track(hands, width: int, height: int, camera: Camera | None) -> cue_lib
 
 def prepare_human(
     video, hands, *, masks=None, removed=None, camera=None, missing: cue_lib.MissingPolicy = "hold", max_hold=None,
-    max_frames=None, dilate=0, align=False, mask_ids=None,
+    max_frames=None, dilate=0, align=False, window=32, mask_ids=None,
 ) -> Prepared:
     """H2Rep of a human video; frames without a hand follow `missing` ("hold" or "hide")."""
     if missing not in ("hold", "hide"):
         raise ValueError(f"--missing must be 'hold' or 'hide', got {missing!r}")
-    background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align, mask_ids=mask_ids)
+    background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align,
+                                             window=window, mask_ids=mask_ids)
     t, h, w, _ = background.shape
     keypoints = read_hand_keypoints(hands, w, h)
     if max_frames is not None:
@@ -135,7 +137,7 @@ def clip_masks(folder: Path) -> Path:
     raise ValueError(f"{folder}: no masks/, mask.mp4 or masks.npz")
 
 
-def prepare_dataset(dataset: str | Path, *, out_name: str = "h2rep.mp4", dilate=0, align=False) -> list[Path]:
+def prepare_dataset(dataset: str | Path, *, out_name: str = "h2rep.mp4", dilate=0, align=False, window=32) -> list[Path]:
     """H2Rep of every clip folder of a dataset (`translate make-data` layout): writes `<clip>/h2rep.mp4`
     beside `video.mp4`, the training pair (condition, target)."""
     from mimicjax.train.run_log import progress as progress_bar
@@ -150,7 +152,7 @@ def prepare_dataset(dataset: str | Path, *, out_name: str = "h2rep.mp4", dilate=
     written = []
     bar = progress_bar(total=len(clips), desc="h2rep")
     for clip in clips:
-        common = {"masks": clip_masks(clip), "dilate": dilate, "align": align}
+        common = {"masks": clip_masks(clip), "dilate": dilate, "align": align, "window": window}
         if clip_kind(clip) == "robot":
             prepared = prepare_robot(clip / "video.mp4", clip / "ee_pose.npz", clip / "camera.json", **common)
         else:

@@ -73,8 +73,6 @@ def _consistent_sources(frames: np.ndarray, masks: np.ndarray, window: int, near
     frames from before it moved agree and frames from after do not, while the nearest in time may be
     either. Ties (a static scene) go to the nearer frame.
     """
-    import cv2
-
     t_count, height, width = masks.shape
     sigma = max(2.0, 0.05 * min(height, width))
     margin = int(3 * sigma)
@@ -96,13 +94,26 @@ def _consistent_sources(frames: np.ndarray, masks: np.ndarray, window: int, near
                 continue
             both = (~here & ~there).astype(np.float32)
             diff = ((pixels[s, y0:y1, x0:x1] - pixels[t, y0:y1, x0:x1]) ** 2).sum(-1) * both
-            weight = cv2.GaussianBlur(both, (0, 0), sigma)
-            score = cv2.GaussianBlur(diff, (0, 0), sigma) / np.maximum(weight, 1e-6) + abs(s - t)
+            weight, spread = _smooth(both, sigma), _smooth(diff, sigma)
+            score = spread / np.maximum(weight, 1e-6) + abs(s - t)
             score[weight < 1e-4] = np.inf  # nothing seen nearby: no evidence either way
             better = usable & (score < best)
             best[better] = score[better]
             chosen[better] = s
     return source
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a float image; wide blurs run on a downsampled copy (the result is smooth
+    anyway), which makes them about as cheap as narrow ones."""
+    import cv2
+
+    factor = max(1, int(sigma // 3))
+    if factor == 1 or min(image.shape) < 4 * factor:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape
+    small = cv2.resize(image, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / factor), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _homography(src_gray, dst_gray, src_mask, dst_mask, orb, matcher):
