@@ -37,6 +37,9 @@ TINY = {
     (("export",), None): [],
     (("sim2sim",), None): ["--clip", "1"],
     (("sweep",), None): ["--out", "runs/sweep", "--set", "train.iterations=1"],
+    (("translate", "make-data"), None): ["--videos", "1", "--size", "64x48", "--frames", "4", "--supersample", "1"],
+    (("translate", "prepare"), None): [],
+    (("bench", "h2rep"), None): ["--width", "64", "--height", "48", "--frames", "4", "--repeats", "1"],
     (("translate", "convert"), None): [],
     (("translate", "sample"), None): ["--steps", "1"],
     # One batch size for both sim commands, so the second loads the first's program from the cache.
@@ -58,8 +61,12 @@ def tiny_arguments(argv: list[str]) -> list[str]:
     pytest.fail(f"the README shows `mimicjax {' '.join(argv)}`, which has no tiny-size entry in TINY; add one")
 
 
+def is_h2rep(argv: list[str]) -> bool:
+    return argv[:2] in (["translate", "make-data"], ["translate", "prepare"], ["bench", "h2rep"])
+
+
 def is_translate(argv: list[str]) -> bool:
-    return argv[0] == "translate"
+    return argv[0] == "translate" and not is_h2rep(argv)
 
 
 def test_every_readme_command_has_a_tiny_size():
@@ -97,7 +104,7 @@ def run_in_order(commands: list[list[str]], placeholders: dict[tuple[str, str], 
 def test_the_readme_genmimic_and_benchmark_commands_run(checkout, capsys, record_property):
     from mimicjax.eval.render import gl_unavailable
 
-    commands = [argv for argv in COMMANDS if not is_translate(argv)]
+    commands = [argv for argv in COMMANDS if not is_translate(argv) and not is_h2rep(argv)]
     if gl_unavailable() is not None:  # rendering is checked where OpenGL works; the rest runs everywhere
         commands = [argv for argv in commands if argv[:2] != ["motions", "render"]]
     seconds = run_in_order(commands, {("--run-dir", "POLICY"): "runs/g1_student"})
@@ -134,3 +141,22 @@ def test_the_readme_translate_commands_run(checkout, record_property):
                                       ("--out", "CKPT"): "ckpt", ("--ckpt", "CKPT"): "ckpt"})
     record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
     assert (checkout / "robot.mp4").is_file()
+
+
+def test_the_readme_h2rep_commands_run(checkout, record_property):
+    commands = [argv for argv in COMMANDS if is_h2rep(argv)]
+    assert [argv[:2] for argv in commands][0] == ["translate", "make-data"]
+    seconds = run_in_order(commands[:1], {})
+    clips = sorted((checkout / "h2rep_data").iterdir())
+    robot = next(c for c in clips if (c / "ee_pose.npz").is_file() and not (c / "hand_keypoints.npz").is_file())
+    human = next(c for c in clips if (c / "hand_keypoints.npz").is_file())
+    seconds |= run_in_order(commands[1:], {
+        ("--video", "ROBOT.mp4"): str(robot / "video.mp4"), ("--masks", "ARM_MASKS"): str(robot / "masks"),
+        ("--poses", "POSES.npz"): str(robot / "ee_pose.npz"), ("--camera", "CAMERA.json"): str(robot / "camera.json"),
+        ("--video", "HUMAN.mp4"): str(human / "video.mp4"), ("--masks", "PERSON_MASKS"): str(human / "masks"),
+        ("--hands", "HANDS.npz"): str(human / "hand_keypoints.npz"),
+    })
+    record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
+    for output in ("h2rep.mp4", "h2rep_human.mp4", "out.json", f"h2rep_data/{robot.name}/h2rep.mp4", f"h2rep_data/{human.name}/h2rep.mp4"):
+        assert (checkout / output).exists(), f"no {output} after the README's H2Rep commands"
+    assert json.loads((checkout / "out.json").read_text())["quality"]["clips"] == 2
