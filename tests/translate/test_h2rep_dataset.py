@@ -340,3 +340,15 @@ def test_bad_arguments_name_the_option(tmp_path, option, kwargs):
     with pytest.raises(ValueError, match=option):
         make_dataset(tmp_path, arguments.pop("videos"), **arguments)
     assert not any(tmp_path.iterdir())
+
+
+def test_raycaster_refuses_geoms_it_cannot_draw():
+    model = mujoco.MjModel.from_xml_string(
+        "<mujoco><asset><hfield name='h' nrow='2' ncol='2' size='1 1 0.1 0.1'/></asset>"
+        "<worldbody><geom name='ground' type='hfield' hfield='h'/></worldbody></mujoco>"
+    )
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    caster = Raycaster(Camera.look_at(16, 12, 50.0, eye=(2.0, 0.0, 1.0), target=(0.0, 0.0, 0.0)), 1)
+    with pytest.raises(ValueError, match="geom ground is a mjGEOM_HFIELD"):
+        caster.render(model, data)

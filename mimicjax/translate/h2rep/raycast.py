@@ -125,8 +125,12 @@ class Raycaster:
         out = []
         for g in range(model.ngeom):
             kind = int(model.geom_type[g])
-            if g in hidden or kind not in SUPPORTED or model.geom_rgba[g, 3] <= 0:
+            if g in hidden or model.geom_rgba[g, 3] <= 0:
                 continue
+            if kind not in SUPPORTED:
+                name = model.geom(g).name or f"#{g}"
+                raise ValueError(f"geom {name} is a {mujoco.mjtGeom(kind).name}, which the ray caster does not draw "
+                                 "(planes, spheres, capsules, ellipsoids, cylinders and boxes); hide it or make it transparent")
             position = np.array(data.geom_xpos[g], np.float64)
             rotation = np.array(data.geom_xmat[g], np.float64).reshape(3, 3)
             size = np.array(model.geom_size[g], np.float64)
