@@ -75,7 +75,7 @@ def test_reset_places_a_batch_at_the_stand_pose(g1_sim):
 def test_step_advances_one_control_period_and_clips_targets(g1_sim):
     sim, _ = g1_sim
     data = sim_lib.reset(sim, jax.random.key(2), 2)
-    wild = jnp.full((2, sim.default_ctrl.shape[0]), 100.0)
+    wild = jnp.full((2, sim.default_ctrl.shape[0]), 100.0, jnp.float32)  # not weakly typed: one program with the test below
     stepped = jax.jit(sim_lib.batched_step)(sim, data, wild)
     np.testing.assert_allclose(np.asarray(stepped.time), 1.0 / 50.0, rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(stepped.ctrl), np.broadcast_to(np.asarray(sim.ctrl_high), (2, 29)))
@@ -109,3 +109,21 @@ def test_auto_backend_is_jax_without_a_gpu():
     if jax.default_backend() == "gpu":
         pytest.skip("this check is for machines without a GPU")
     assert sim_lib.resolve_impl("auto") == "jax"
+
+
+def test_self_collisions_are_counted_alike_by_mjx_and_the_c_engine(g1_sim):
+    """Crossed legs (thighs pressed together) and the stand pose, one physics step in each engine."""
+    sim, _ = g1_sim
+    c_sim, _ = sim_lib.make_sim(sim_lib.SimConfig(variant="29dof", impl="c", threads=1))
+    crossed = np.array(sim.default_qpos)
+    crossed[7 + 1], crossed[7 + 7] = -0.5236, 0.5236  # left and right hip roll at their inward limits
+    qpos = jnp.stack([jnp.asarray(crossed), sim.default_qpos])
+    counts = []
+    for engine in (sim, c_sim):
+        # Inputs typed as in the step test above, so its compiled program serves (the step recomputes
+        # poses from qpos).
+        data = sim_lib.reset(engine, jax.random.key(2), 2).replace(qpos=qpos)
+        stepped = jax.jit(sim_lib.batched_step)(engine, data, qpos[:, 7:])
+        counts.append(np.asarray(jax.vmap(lambda d, e=engine: sim_lib.self_contacts(e, d))(stepped)))
+    assert counts[0][0] >= 1 and counts[0][1] == 0
+    np.testing.assert_array_equal(counts[1], counts[0])
