@@ -91,7 +91,8 @@ def register(subparsers) -> None:
     robot = kinds.add_parser("robot", help="robot video + arm masks + gripper poses + camera")
     human = kinds.add_parser("human", help="human video + person masks + hand keypoints")
     for kind in (robot, human):
-        kind.add_argument("--dataset", metavar="DIR", default=None, help="prepare every clip of this dataset folder instead")
+        kind.add_argument("--dataset", metavar="DIR", default=None,
+                          help="prepare every clip of this kind in a `make-data` folder instead (writes <clip>/h2rep.mp4)")
         kind.add_argument("--video", metavar="VIDEO", help="mp4 (or any video imageio reads) or a folder of frames")
         kind.add_argument("--masks", metavar="MASKS", default=None,
                           help="what to remove: folder of PNGs (SAM2) or .npy (Grounded-SAM2), mask video, or npz")
@@ -103,6 +104,8 @@ def register(subparsers) -> None:
         kind.add_argument("--window", type=int, default=32, metavar="N",
                           help="frames searched before and after each frame for the background (default 32)")
         kind.add_argument("--max-frames", type=int, default=None, metavar="N", help="only the first N frames")
+        kind.add_argument("--fps", type=float, default=None, metavar="R",
+                          help="frame rate of the output (default: the video's; needed for a folder of frames)")
         kind.add_argument("--out", metavar="H2REP.mp4", help="output video")
     robot.add_argument("--poses", metavar="POSES", help="gripper poses: npz/json with position + quaternion/rotation, "
                        "or DROID cartesian_position")
@@ -201,14 +204,28 @@ def _prepare(args: argparse.Namespace) -> int:
     from mimicjax.translate.video import write_video
 
     start = time.perf_counter()
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.window < 1 or args.dilate < 0:
+        raise ValueError(f"--window must be >= 1 and --dilate >= 0, got {args.window} and {args.dilate}")
+    if args.fps is not None and not args.fps > 0:
+        raise ValueError(f"--fps must be positive, got {args.fps}")
+    if args.prepare_kind == "human" and args.max_hold is not None and args.max_hold < 0:
+        raise ValueError(f"--max-hold must be >= 0, got {args.max_hold}")
     if args.dataset:
-        given = [flag for flag, value in (("--video", args.video), ("--masks", args.masks), ("--removed", args.removed),
-                                          ("--out", args.out), ("--max-frames", args.max_frames), ("--mask-ids", args.mask_ids))
-                 if value is not None]
+        per_clip = ["video", "masks", "removed", "out", "max_frames", "mask_ids", "fps", "camera"]
+        per_clip += ["poses"] if args.prepare_kind == "robot" else ["hands", "max_hold"]
+        given = [f"--{name.replace('_', '-')}" for name in per_clip if getattr(args, name) is not None]
+        if args.prepare_kind == "robot" and args.approach_axis != 2:
+            given.append("--approach-axis")
+        if args.prepare_kind == "human" and args.missing != "hold":
+            given.append("--missing")
         if given:
-            raise ValueError(f"--dataset prepares every clip of the folder; drop {', '.join(given)}")
-        written = prepare_lib.prepare_dataset(args.dataset, dilate=args.dilate, align=args.align, window=args.window)
-        print(f"wrote {len(written)} H2Rep videos under {args.dataset} in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+            raise ValueError(f"--dataset prepares every clip as the dataset describes it; drop {', '.join(given)}")
+        written = prepare_lib.prepare_dataset(args.dataset, args.prepare_kind, dilate=args.dilate, align=args.align,
+                                              window=args.window)
+        print(f"wrote {len(written)} H2Rep videos of {args.prepare_kind} clips under {args.dataset} in "
+              f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
         return 0
     needed = ["video", "out"] + (["poses", "camera"] if args.prepare_kind == "robot" else ["hands"])
     missing = [f"--{name}" for name in needed if getattr(args, name) is None]
@@ -216,9 +233,12 @@ def _prepare(args: argparse.Namespace) -> int:
         raise ValueError(f"translate prepare {args.prepare_kind} needs {', '.join(missing)} (or --dataset DIR)")
     if args.masks is not None and args.removed is not None:
         raise ValueError("give --masks (remove here) or --removed (already inpainted), not both")
-    ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
+    try:
+        ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--mask-ids takes whole numbers separated by commas, e.g. 1,3; got {args.mask_ids!r}") from None
     common = {"masks": args.masks, "removed": args.removed, "max_frames": args.max_frames, "dilate": args.dilate,
-              "align": args.align, "window": args.window, "mask_ids": ids}
+              "align": args.align, "window": args.window, "mask_ids": ids, "fps": args.fps}
     if args.prepare_kind == "robot":
         prepared = prepare_lib.prepare_robot(args.video, args.poses, args.camera, approach_axis=args.approach_axis, **common)
     else:

@@ -44,7 +44,8 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
         try:
             fps = float(reader.get_meta_data().get("fps", 16.0))
             for frame in reader:
-                frames.append(np.asarray(frame)[..., :3])
+                frame = np.asarray(frame)
+                frames.append(np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame[..., :3])
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         finally:

@@ -157,6 +157,7 @@ def test_the_readme_h2rep_commands_run(checkout, record_property):
         ("--hands", "HANDS.npz"): str(human / "hand_keypoints.npz"),
     })
     record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
-    for output in ("h2rep.mp4", "h2rep_human.mp4", "out.json", f"h2rep_data/{robot.name}/h2rep.mp4", f"h2rep_data/{human.name}/h2rep.mp4"):
+    for output in ("h2rep.mp4", "h2rep_human.mp4", "out.json", f"h2rep_data/{robot.name}/h2rep.mp4",
+                   f"h2rep_data/{human.name}/h2rep.mp4"):
         assert (checkout / output).exists(), f"no {output} after the README's H2Rep commands"
     assert json.loads((checkout / "out.json").read_text())["quality"]["clips"] == 2

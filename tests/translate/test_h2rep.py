@@ -176,3 +176,20 @@ def test_large_holes_are_inpainted_at_a_coarser_scale():
     filled = removal.inpaint(np.where(hole[..., None], 0, image).astype(np.uint8), hole, 5)
     np.testing.assert_array_equal(filled[~hole], image[~hole])
     assert psnr(filled, image, hole) > 20
+
+
+def test_dense_alignment_maps_source_pixels_to_destination():
+    from mimicjax.translate.h2rep.removal import _homography_ecc
+
+    wide = textured_background(64, 96, seed=5)
+    src, dst = wide[:, 3:83], wide[:, 0:80]  # dst shows the scene 3 px further right: x_dst = x_src + 3
+    gray = [np.asarray(img.mean(axis=-1), np.uint8) for img in (src, dst)]
+    none = np.zeros(src.shape[:2], bool)
+    h = _homography_ecc(gray[0], gray[1], none, none)
+    np.testing.assert_allclose(h @ [10.0, 20.0, 1.0] / (h @ [10.0, 20.0, 1.0])[2], [13.0, 20.0, 1.0], atol=0.3)
+
+
+def test_a_hand_without_wrist_or_knuckle_shows_no_cue():
+    cam = camera()
+    track = cue_lib.cue_from_camera([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0], [np.nan, 0.0, 0.0]], cam.intrinsics, cam.width, cam.height)
+    np.testing.assert_array_equal(track.visible, [True, False])

@@ -45,7 +45,8 @@ def test_mask_formats_read_alike(tmp_path):
     for source in ("sam2", "per_object", "grounded", "masks.npz"):
         np.testing.assert_array_equal(read_masks(tmp_path / source, T, H, W), masks, err_msg=source)
     np.testing.assert_array_equal(read_masks(tmp_path / "sam2", T, H, W, ids=[2]), masks)
-    assert not read_masks(tmp_path / "sam2", T, H, W, ids=[1]).any()
+    with pytest.raises(ValueError, match="no pixel has any of the mask ids"):
+        read_masks(tmp_path / "sam2", T, H, W, ids=[1])
     with pytest.raises(ValueError, match="masks are 32x24, the video 33x24"):
         read_masks(tmp_path / "masks.npz", T, H, W + 1)
     with pytest.raises(ValueError, match="4 masks for 5 video frames"):
@@ -82,7 +83,7 @@ def test_gripper_pose_formats_agree(tmp_path):
     bad = position.copy()
     bad[3] = np.nan
     np.savez(tmp_path / "nan.npz", position=bad, rotation=rotation.as_matrix())
-    with pytest.raises(ValueError, match=r"non-finite pose in frame\(s\) \[3\]"):
+    with pytest.raises(ValueError, match=r"non-finite 'pose' in frame\(s\) \[3\]"):
         read_gripper_poses(tmp_path / "nan.npz")
     np.savez(tmp_path / "noori.npz", position=position)
     with pytest.raises(ValueError, match="no orientation"):
@@ -93,7 +94,8 @@ def test_hand_keypoint_formats(tmp_path):
     rng = np.random.default_rng(1)
     points = rng.uniform(-0.1, 0.1, (3, 21, 3)) + [0, 0, 0.6]
     offset = np.array([[0.01, 0.02, 0.5]] * 3)
-    np.savez(tmp_path / "hamer.npz", pred_keypoints_3d=points - offset[:, None], pred_cam_t_full=offset, scaled_focal_length=500.0)
+    np.savez(tmp_path / "hamer.npz", pred_keypoints_3d=points - offset[:, None], pred_cam_t_full=offset, scaled_focal_length=500.0,
+             right=1.0)
     hands = read_hand_keypoints(tmp_path / "hamer.npz", W, H)
     np.testing.assert_allclose(hands.points, points)
     assert hands.space == "camera" and list(hands.focal_length) == [500.0, 500.0]
@@ -101,8 +103,19 @@ def test_hand_keypoint_formats(tmp_path):
     (tmp_path / "mediapipe.json").write_text(json.dumps(landmarks))
     mp = read_hand_keypoints(tmp_path / "mediapipe.json", W, H)
     assert mp.space == "image"
-    np.testing.assert_allclose(mp.points[0, 0], [0.5 * W, 0.25 * H, -0.01 * W])
+    np.testing.assert_allclose(mp.points[0, 0], [0.5 * W - 0.5, 0.25 * H - 0.5, -0.01 * W])  # pixel centres at integers
     np.testing.assert_array_equal(mp.found, [True, False, True])
+    # Left hands come mirrored from the models (predicted on a flipped crop): x is negated back.
+    np.savez(tmp_path / "left.npz", pred_keypoints_3d=points - offset[:, None], pred_cam_t_full=offset, right=np.array([1.0, 0.0, 1.0]))
+    left = read_hand_keypoints(tmp_path / "left.npz", W, H).points
+    np.testing.assert_allclose(left[[0, 2]], points[[0, 2]])
+    np.testing.assert_allclose(left[1, :, 0], -(points[1, :, 0] - offset[1, 0]) + offset[1, 0])
+    np.savez(tmp_path / "nohand.npz", pred_keypoints_3d=points, pred_cam_t_full=offset)
+    with pytest.raises(ValueError, match="add the models' 'right'"):
+        read_hand_keypoints(tmp_path / "nohand.npz", W, H)
+    (tmp_path / "pixels.json").write_text(json.dumps([[[100.0, 50.0, 0.0]] * 21]))
+    with pytest.raises(ValueError, match="normalised to"):
+        read_hand_keypoints(tmp_path / "pixels.json", W, H)
     np.savez(tmp_path / "other.npz", joints=points)
     with pytest.raises(ValueError, match="no hand keypoints"):
         read_hand_keypoints(tmp_path / "other.npz", W, H)
@@ -142,7 +155,9 @@ def synthetic_robot_clip(tmp_path):
 
 def test_prepare_robot_removes_the_arm_and_draws_the_cue_at_the_gripper(tmp_path):
     cam, background, masks, position = synthetic_robot_clip(tmp_path)
-    prepared = prepare_robot(tmp_path / "frames", tmp_path / "poses.npz", tmp_path / "camera.json", masks=tmp_path / "masks")
+    with pytest.raises(ValueError, match="no frame rate; give it"):
+        prepare_robot(tmp_path / "frames", tmp_path / "poses.npz", tmp_path / "camera.json", masks=tmp_path / "masks")
+    prepared = prepare_robot(tmp_path / "frames", tmp_path / "poses.npz", tmp_path / "camera.json", masks=tmp_path / "masks", fps=10)
     assert prepared.frames.shape == (6, 48, 64, 3) and prepared.track.visible.all()
     clean = np.repeat(background[None], 6, axis=0)
     expected = cue_lib.draw_cues(clean, cue_lib.cue_from_world_pose(position, np.tile(np.eye(3), (6, 1, 1)), cam))
@@ -155,11 +170,18 @@ def test_prepare_cli_writes_a_video_and_names_missing_options(tmp_path, capsys):
     synthetic_robot_clip(tmp_path)
     out = tmp_path / "h2rep.mp4"
     assert main(["translate", "prepare", "robot", "--video", str(tmp_path / "frames"), "--masks", str(tmp_path / "masks"),
-                 "--poses", str(tmp_path / "poses.npz"), "--camera", str(tmp_path / "camera.json"), "--out", str(out)]) == 0
+                 "--poses", str(tmp_path / "poses.npz"), "--camera", str(tmp_path / "camera.json"), "--out", str(out),
+                 "--fps", "10"]) == 0
     video, _ = read_frames(out)
     assert video.shape == (6, 48, 64, 3)
     assert main(["translate", "prepare", "robot", "--video", str(tmp_path / "frames"), "--out", str(out)]) != 0
     assert "needs --poses, --camera" in capsys.readouterr().err
+    assert main(["translate", "prepare", "robot", "--video", str(tmp_path / "frames"), "--masks", str(tmp_path / "masks"),
+                 "--poses", str(tmp_path / "poses.npz"), "--camera", str(tmp_path / "camera.json"), "--out", str(out),
+                 "--fps", "10", "--mask-ids", "1,a"]) != 0
+    assert "--mask-ids takes whole numbers" in capsys.readouterr().err
+    assert main(["translate", "prepare", "robot", "--dataset", str(tmp_path), "--poses", "p.npz"]) != 0
+    assert "drop --poses" in capsys.readouterr().err
 
 
 def test_real_robot_video_through_prepare_robot(tmp_path):
@@ -217,6 +239,8 @@ def test_make_data_then_prepare_dataset_then_measure(tmp_path, capsys):
     clips = sorted(p.name for p in data.iterdir())
     assert len(clips) == 2 and sum(name.startswith("human_") for name in clips) == 1
     assert main(["translate", "prepare", "robot", "--dataset", str(data)]) == 0
+    assert not any((data / clip / "h2rep.mp4").exists() for clip in clips if clip.startswith("human_"))
+    assert main(["translate", "prepare", "human", "--dataset", str(data)]) == 0
     for clip in clips:
         video, _ = read_frames(data / clip / "h2rep.mp4")
         assert video.shape == (5, 48, 64, 3)

@@ -120,7 +120,8 @@ def quality(dataset) -> dict:
         "clips": len(clips),
         "removal_psnr_seen_db": _pooled_psnr(*squared["seen"]),
         "removal_psnr_never_seen_db": _pooled_psnr(*squared["never_seen"]),
-        "cue_centre_error_px": {"mean": float(np.mean(centre_errors)), "max": float(np.max(centre_errors))},
+        "cue_centre_error_px": ({"mean": float(np.mean(centre_errors)), "max": float(np.max(centre_errors))}
+                                if centre_errors else None),
         "per_clip": rows,
     }
 
@@ -135,11 +136,17 @@ def figure(dataset, out, times=(0.25, 0.5, 0.75)) -> None:
     import matplotlib.pyplot as plt
 
     from mimicjax.io_utils import atomic_path
-    from mimicjax.translate.h2rep.prepare import clip_kind, prepare_human, prepare_robot
+    from mimicjax.translate.h2rep import cue as cue_lib
+    from mimicjax.translate.h2rep.camera import read_camera
+    from mimicjax.translate.h2rep.inputs import read_gripper_poses, read_hand_keypoints
+    from mimicjax.translate.h2rep.prepare import clip_kind, hand_track
+    from mimicjax.translate.h2rep.removal import remove
 
     clips = sorted(p for p in Path(dataset).iterdir() if (p / "frames.npz").is_file())
     chosen = [next((c for c in clips if clip_kind(c) == kind), None) for kind in ("robot", "human")]
     chosen = [c for c in chosen if c is not None]
+    if not chosen:
+        raise ValueError(f"{dataset}: no clip folders with frames.npz to draw")
     columns = ("video", "mask", "arm removed", "H2Rep", "true background")
     fig, axes = plt.subplots(len(chosen) * len(times), len(columns), figsize=(2.2 * len(columns), 1.75 * len(chosen) * len(times)))
     axes = np.atleast_2d(axes)
@@ -147,16 +154,17 @@ def figure(dataset, out, times=(0.25, 0.5, 0.75)) -> None:
     for clip in chosen:
         with np.load(clip / "frames.npz") as data:
             video, background, masks = data["video"], data["background"], data["masks"]
-        if clip_kind(clip) == "robot":
-            prepared = prepare_robot(clip / "video.mp4", clip / "ee_pose.npz", clip / "camera.json", masks=clip / "masks")
-        else:
-            prepared = prepare_human(clip / "video.mp4", clip / "hand_keypoints.npz", camera=clip / "camera.json", masks=clip / "masks")
-        from mimicjax.translate.h2rep.removal import remove
-
         removed = remove(video, masks).frames
+        camera = read_camera(clip / "camera.json")
+        if clip_kind(clip) == "robot":
+            poses = read_gripper_poses(clip / "ee_pose.npz")
+            track = cue_lib.cue_from_world_pose(poses.position, poses.rotation, camera)
+        else:
+            track = hand_track(read_hand_keypoints(clip / "hand_keypoints.npz", camera.width, camera.height), camera.width, camera.height, camera)
+        h2rep = cue_lib.draw_cues(removed, track)
         for fraction in times:
             t = int(round(fraction * (len(video) - 1)))
-            for col, image in enumerate((video[t], masks[t], removed[t], prepared.frames[t], background[t])):
+            for col, image in enumerate((video[t], masks[t], removed[t], h2rep[t], background[t])):
                 ax = axes[row, col]
                 ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
                 ax.set_xticks([])
@@ -196,10 +204,10 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.width < 16 or args.height < 16 or args.frames < 2 or args.repeats < 1:
         raise ValueError("--width/--height must be >= 16, --frames >= 2 and --repeats >= 1")
-    report = {"benchmark": "h2rep", "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "load_average": load_average(), "speed": speed(args)}
     if args.figure and not (args.dataset or args.render):
         raise ValueError("--figure draws clips of a dataset: give --dataset DIR or --render N")
+    report = {"benchmark": "h2rep", "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+              "load_average": load_average(), "speed": speed(args)}
     if args.dataset:
         report["quality"] = quality(args.dataset)
         if args.figure:

@@ -58,11 +58,12 @@ def cue_from_camera(positions, approach, intrinsics, width: int, height: int) ->
     foreshortening is how much of the unit axis is perpendicular to the line of sight.
     """
     p = np.asarray(positions, np.float64).reshape(-1, 3)
-    a = _unit(np.asarray(approach, np.float64).reshape(-1, 3))
+    raw = np.asarray(approach, np.float64).reshape(-1, 3)
+    finite = np.all(np.isfinite(p), axis=1) & np.all(np.isfinite(raw), axis=1)  # before _unit zeroes NaNs
+    a = _unit(np.nan_to_num(raw))
     k = np.asarray(intrinsics, np.float64)
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
-    finite = np.all(np.isfinite(p), axis=1) & np.all(np.isfinite(a), axis=1)
     in_front = finite & (z > 1e-6)
     zs = np.where(in_front, z, 1.0)
     pixels = np.stack([fx * x / zs + cx, fy * y / zs + cy], axis=1)

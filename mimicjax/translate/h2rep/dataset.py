@@ -105,17 +105,22 @@ def render_episode(episode: scene_lib.Episode, camera: Camera, *, supersample: i
 
 
 def write_clip(folder, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int) -> Path:
-    """Write one clip's files, each atomically (the masks folder as a whole)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write one clip's folder atomically: a crash leaves the previous clip (or none), never a mix."""
+    with atomic_dir(folder, overwrite=True) as tmp:
+        _write_clip_files(Path(tmp), episode, camera, video, background, masks, fps=fps, seed=seed, index=index)
+    return Path(folder)
+
+
+def _write_clip_files(folder: Path, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int) -> None:
+    import imageio.v3 as iio
+    from scipy.spatial.transform import Rotation
+
     write_video(folder / "video.mp4", video, fps, best_quality=True)
     write_video(folder / "background.mp4", background, fps, best_quality=True)
-    with atomic_dir(folder / "masks", overwrite=True) as tmp:
-        import imageio.v3 as iio
-
-        for t, mask in enumerate(masks):
-            iio.imwrite(tmp / f"{t:05d}.png", mask.astype(np.uint8) * 255)
-    quaternion = np.array([_quat(r) for r in episode.ee_rotation])
+    (folder / "masks").mkdir()
+    for t, mask in enumerate(masks):
+        iio.imwrite(folder / "masks" / f"{t:05d}.png", mask.astype(np.uint8) * 255)
+    quaternion = Rotation.from_matrix(episode.ee_rotation).as_quat(scalar_first=True)
     _savez(
         folder / "ee_pose.npz",
         position=episode.ee_position.astype(np.float64),
@@ -144,18 +149,10 @@ def write_clip(folder, episode, camera: Camera, video, background, masks, *, fps
         "frames": len(video),
         "fps": fps,
     }
-    with atomic_path(folder / "meta.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    return folder
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def _savez(path, **arrays) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
-
-
-def _quat(rotation) -> np.ndarray:
-    q = np.zeros(4)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(rotation, np.float64).reshape(9))
-    return q

@@ -62,9 +62,12 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[np.nda
     return np.stack(frames), None
 
 
-def _select(array: np.ndarray, ids) -> np.ndarray:
+def _select(array: np.ndarray, ids, image: bool = False) -> np.ndarray:
+    """Masked pixels of one image (`image`: an RGB(A) rendering is collapsed) or of a (T, H, W) stack."""
     array = np.asarray(array)
-    if array.ndim == 3 and array.shape[-1] in (3, 4):  # an RGB(A) rendering of a mask
+    if image and array.ndim == 3 and array.shape[-1] in (3, 4):
+        if ids is not None:
+            raise ValueError("mask ids select values of id-valued masks; these masks are colour images")
         array = array[..., :3].max(axis=-1)
     if ids is None:
         return array > 0
@@ -88,7 +91,7 @@ def _mask_stack(path: Path, ids) -> np.ndarray:
         files = _images_in(path)
         if not files:
             raise ValueError(f"{path}: no mask images or .npy arrays in the folder")
-        return np.stack([_select(_image_values(p), ids) for p in files])
+        return np.stack([_select(_image_values(p), ids, image=True) for p in files])
     if path.suffix.lower() == ".npy":
         array = np.load(path, allow_pickle=False)
     elif path.suffix.lower() == ".npz":
@@ -128,6 +131,8 @@ def read_masks(path: str | Path, num_frames: int, height: int, width: int, ids=N
     if not path.exists():
         raise FileNotFoundError(f"no masks at {path}")
     masks = _mask_stack(path, ids)
+    if ids is not None and not masks.any():
+        raise ValueError(f"{path}: no pixel has any of the mask ids {list(ids)}")
     if masks.shape[1:] != (height, width):
         raise ValueError(f"{path}: masks are {masks.shape[2]}x{masks.shape[1]}, the video {width}x{height}; "
                          "segment the same (resized) frames")
@@ -146,6 +151,8 @@ def _load_table(path: Path) -> dict:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"{path}: not valid JSON ({error})") from None
         return raw if isinstance(raw, dict) else {"landmarks": raw}
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"{path}: give an .npz (named arrays) or a .json file")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
@@ -163,25 +170,19 @@ def _array(table: dict, name: str, path: Path, shape_tail: tuple[int, ...]) -> n
     return array
 
 
-def _quaternion_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+def _rotations(make, values, path: Path, name: str) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    try:
+        return make(Rotation, values).as_matrix()
+    except ValueError as error:  # e.g. a zero quaternion
+        raise ValueError(f"{path}: '{name}': {error}") from None
 
 
-def _euler_xyz_extrinsic_to_matrix(angles: np.ndarray) -> np.ndarray:
-    """R = Rz(yaw) Ry(pitch) Rx(roll): rotations about the fixed x, y, z axes in that order."""
-    r, p, y = np.moveaxis(angles, -1, 0)
-    cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
-    return np.stack([
-        np.stack([cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr], -1),
-        np.stack([sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr], -1),
-        np.stack([-sp, cp * sr, cp * cr], -1),
-    ], -2)
+def _check_finite(values: np.ndarray, path: Path, name: str) -> None:
+    bad = np.flatnonzero(~np.all(np.isfinite(values.reshape(len(values), -1)), axis=1))
+    if bad.size:
+        raise ValueError(f"{path}: non-finite '{name}' in frame(s) {bad[:10].tolist()}; fix or drop those frames")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +197,10 @@ def read_gripper_poses(path: str | Path) -> GripperPoses:
     table = _load_table(path)
     if "cartesian_position" in table:
         six = _array(table, "cartesian_position", path, (6,))
-        position, rotation = six[:, :3], _euler_xyz_extrinsic_to_matrix(six[:, 3:])
+        _check_finite(six, path, "cartesian_position")
+        # DROID: roll, pitch, yaw about the fixed x, y, z axes (scipy's extrinsic "xyz").
+        position = six[:, :3]
+        rotation = _rotations(lambda r, v: r.from_euler("xyz", v), six[:, 3:], path, "cartesian_position")
     else:
         if "position" not in table:
             raise ValueError(f"{path}: no 'position' (T, 3) (or DROID's 'cartesian_position' (T, 6)); found {sorted(table)}")
@@ -204,16 +208,18 @@ def read_gripper_poses(path: str | Path) -> GripperPoses:
         if "rotation" in table:
             rotation = _array(table, "rotation", path, (3, 3))
         elif "quaternion" in table:
-            rotation = _quaternion_wxyz_to_matrix(_array(table, "quaternion", path, (4,)))
+            q = _array(table, "quaternion", path, (4,))
+            _check_finite(q, path, "quaternion")
+            rotation = _rotations(lambda r, v: r.from_quat(v, scalar_first=True), q, path, "quaternion")
         elif "quaternion_xyzw" in table:
-            rotation = _quaternion_wxyz_to_matrix(np.roll(_array(table, "quaternion_xyzw", path, (4,)), 1, axis=-1))
+            q = _array(table, "quaternion_xyzw", path, (4,))
+            _check_finite(q, path, "quaternion_xyzw")
+            rotation = _rotations(lambda r, v: r.from_quat(v), q, path, "quaternion_xyzw")
         else:
             raise ValueError(f"{path}: no orientation; give 'rotation' (T, 3, 3), 'quaternion' (T, 4, wxyz) or 'quaternion_xyzw'")
     if len(rotation) != len(position):
         raise ValueError(f"{path}: {len(position)} positions but {len(rotation)} orientations")
-    bad = np.flatnonzero(~(np.all(np.isfinite(position), axis=1) & np.all(np.isfinite(rotation), axis=(1, 2))))
-    if bad.size:
-        raise ValueError(f"{path}: non-finite pose in frame(s) {bad[:10].tolist()}; fix or drop those frames")
+    _check_finite(np.concatenate([position, rotation.reshape(len(rotation), 9)], axis=1), path, "pose")
     return GripperPoses(position=position, rotation=rotation)
 
 
@@ -242,35 +248,79 @@ def _mediapipe_json(entries, path: Path) -> np.ndarray:
         if len(entry) == 1 and isinstance(entry[0], list) and len(entry[0]) == 21:  # one hand in a list of hands
             entry = entry[0]
         if len(entry) != 21:
-            raise ValueError(f"{path}: frame {t} has {len(entry)} landmarks; MediaPipe Hands gives 21")
+            several = all(isinstance(e, list) and len(e) == 21 for e in entry)
+            raise ValueError(f"{path}: frame {t} " + ("has several hands; keep one per frame" if several else
+                             f"has {len(entry)} landmarks; MediaPipe Hands gives 21"))
         for j, landmark in enumerate(entry):
-            values = [landmark.get(k, 0.0) for k in ("x", "y", "z")] if isinstance(landmark, dict) else list(landmark) + [0.0] * (3 - len(landmark))
-            points[t, j] = values[:3]
+            if isinstance(landmark, dict):
+                if "x" not in landmark or "y" not in landmark:
+                    raise ValueError(f"{path}: frame {t}, landmark {j} has no x or y")
+                values = [landmark["x"], landmark["y"], landmark.get("z", 0.0)]
+            else:
+                if not 2 <= len(landmark) <= 3:
+                    raise ValueError(f"{path}: frame {t}, landmark {j} has {len(landmark)} numbers; give x, y (and z)")
+                values = list(landmark) + [0.0] * (3 - len(landmark))
+            points[t, j] = values
     return points
+
+
+def _pair(table: dict, name: str, path: Path) -> np.ndarray | None:
+    """A per-video (fx, fy)-like pair: a scalar, 1 or 2 numbers, or a (T,) / (T, 2) array constant over
+    frames (HaMeR writes one per detection)."""
+    if name not in table:
+        return None
+    value = np.asarray(table[name], np.float64)
+    if value.ndim == 2 and value.shape[1] == 2 or value.ndim == 1 and value.size > 2:
+        if not np.allclose(value, value[0]):
+            raise ValueError(f"{path}: '{name}' changes between frames; give the video's one camera (--camera)")
+        value = value[0]
+    value = value.reshape(-1)
+    if value.size not in (1, 2) or not np.all(np.isfinite(value)):
+        raise ValueError(f"{path}: '{name}' must be one or two finite numbers, got {np.asarray(table[name]).shape}")
+    return np.repeat(value, 2) if value.size == 1 else value
+
+
+def _handedness(table: dict, path: Path, frames: int) -> np.ndarray:
+    """(T,) True for right hands, from HaMeR's `right` / WiLoR's `is_right` (a scalar or one per frame)."""
+    name = "is_right" if "is_right" in table else "right" if "right" in table else None
+    if name is None:
+        raise ValueError(f"{path}: 'pred_keypoints_3d' are predicted on a mirrored crop for left hands; add the "
+                         "models' 'right' (or 'is_right') flag, per frame or one for the video")
+    flag = np.asarray(table[name]).astype(bool).reshape(-1)
+    if flag.size == 1:
+        return np.repeat(flag, frames)
+    if flag.size != frames:
+        raise ValueError(f"{path}: '{name}' has {flag.size} values for {frames} frames")
+    return flag
 
 
 def read_hand_keypoints(path: str | Path, width: int, height: int) -> HandKeypoints:
     """Hand keypoints per frame for a video of `width` x `height` (see the module docstring)."""
     path = Path(path)
     table = _load_table(path)
-    optional = lambda name: None if name not in table else np.asarray(table[name], np.float64).reshape(-1)[:2]  # noqa: E731
-    focal = optional("focal_length") if "focal_length" in table else optional("scaled_focal_length")
-    if focal is not None and focal.size == 1:
-        focal = np.repeat(focal, 2)
-    principal = optional("principal_point")
+    focal = _pair(table, "focal_length", path) if "focal_length" in table else _pair(table, "scaled_focal_length", path)
+    principal = _pair(table, "principal_point", path)
     if "keypoints_3d" in table or "pred_keypoints_3d" in table:
         if "keypoints_3d" in table:
             points = _array(table, "keypoints_3d", path, (21, 3))
         else:
             if "pred_cam_t_full" not in table:
                 raise ValueError(f"{path}: 'pred_keypoints_3d' needs 'pred_cam_t_full' (T, 3) to place the hand in the camera frame")
-            points = _array(table, "pred_keypoints_3d", path, (21, 3)) + _array(table, "pred_cam_t_full", path, (3,))[:, None]
+            points = _array(table, "pred_keypoints_3d", path, (21, 3)).copy()
+            # As the models' demos do: un-mirror left hands (x of the crop frame), then place the hand.
+            points[..., 0] *= np.where(_handedness(table, path, len(points)), 1.0, -1.0)[:, None]
+            points += _array(table, "pred_cam_t_full", path, (3,))[:, None]
         return HandKeypoints(points, "camera", focal, principal)
     if "landmarks" in table:
         raw = table["landmarks"]
         points = _mediapipe_json(raw, path) if isinstance(raw, list) else _array(table, "landmarks", path, (21, 3))
-        # Normalised x, y -> pixels; MediaPipe's z has roughly the scale of x, so it is scaled by the width.
-        points = points * np.array([width, height, width])
+        xy = points[..., :2][np.isfinite(points[..., :2])]
+        if xy.size and np.abs(xy).max() > 2.0:
+            raise ValueError(f"{path}: landmark x, y reach {np.abs(xy).max():.1f}; MediaPipe's are normalised to [0, 1] "
+                             "of the image (divide pixel coordinates by the width and height)")
+        # Normalised x, y measure from the image's edge; pixel centres are at integers, hence the -0.5.
+        # MediaPipe's z has roughly the scale of x, so it is scaled by the width.
+        points = points * np.array([width, height, width]) - np.array([0.5, 0.5, 0.0])
         return HandKeypoints(points, "image")
     raise ValueError(f"{path}: no hand keypoints; expected 'keypoints_3d' or 'pred_keypoints_3d' + 'pred_cam_t_full' "
                      f"(HaMeR / WiLoR) or 'landmarks' (MediaPipe); found {sorted(table)}")

@@ -48,9 +48,12 @@ def _check_frames(count: int, expected: int, what: str, path) -> None:
         raise ValueError(f"{path}: {count} {what} for {expected} video frames; give one per frame")
 
 
-def _background(video_path, masks_path, removed_path, *, max_frames, dilate, align, window, mask_ids):
+def _background(video_path, masks_path, removed_path, *, max_frames, dilate, align, window, mask_ids, fps=None):
     """(frames with the embodiment removed, fps, seconds of removal)."""
-    frames, fps = read_frames(video_path, max_frames=max_frames)
+    frames, video_fps = read_frames(video_path, max_frames=max_frames)
+    fps = fps or video_fps
+    if fps is None:
+        raise ValueError(f"{video_path}: a folder of frames has no frame rate; give it (--fps)")
     t, h, w, _ = frames.shape
     start = time.perf_counter()
     if removed_path is not None:  # an external remover's output, used as is
@@ -68,11 +71,11 @@ def _background(video_path, masks_path, removed_path, *, max_frames, dilate, ali
 
 def prepare_robot(
     video, poses, camera, *, masks=None, removed=None, max_frames=None, dilate=0, align=False, window=32,
-    mask_ids=None, approach_axis: int = 2,
+    mask_ids=None, approach_axis: int = 2, fps: float | None = None,
 ) -> Prepared:
     """H2Rep of a robot video; `poses` in the camera file's world (robot base) frame."""
     background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align,
-                                             window=window, mask_ids=mask_ids)
+                                             window=window, mask_ids=mask_ids, fps=fps)
     t, h, w, _ = background.shape
     gripper = read_gripper_poses(poses)
     if max_frames is not None:
@@ -82,7 +85,7 @@ def prepare_robot(
     start = time.perf_counter()
     track = cue_lib.cue_from_world_pose(gripper.position, gripper.rotation, cam, approach_axis)
     drawn = cue_lib.draw_cues(background, track)
-    return Prepared(drawn, track, fps or 10.0, {"removal": removal_s, "cue": time.perf_counter() - start})
+    return Prepared(drawn, track, fps, {"removal": removal_s, "cue": time.perf_counter() - start})
 
 
 def hand_track(hands, width: int, height: int, camera: Camera | None) -> cue_lib.CueTrack:
@@ -102,13 +105,13 @@ def hand_track(hands, width: int, height: int, camera: Camera | None) -> cue_lib
 
 def prepare_human(
     video, hands, *, masks=None, removed=None, camera=None, missing: cue_lib.MissingPolicy = "hold", max_hold=None,
-    max_frames=None, dilate=0, align=False, window=32, mask_ids=None,
+    max_frames=None, dilate=0, align=False, window=32, mask_ids=None, fps: float | None = None,
 ) -> Prepared:
     """H2Rep of a human video; frames without a hand follow `missing` ("hold" or "hide")."""
     if missing not in ("hold", "hide"):
         raise ValueError(f"--missing must be 'hold' or 'hide', got {missing!r}")
     background, fps, removal_s = _background(video, masks, removed, max_frames=max_frames, dilate=dilate, align=align,
-                                             window=window, mask_ids=mask_ids)
+                                             window=window, mask_ids=mask_ids, fps=fps)
     t, h, w, _ = background.shape
     keypoints = read_hand_keypoints(hands, w, h)
     if max_frames is not None:
@@ -118,7 +121,7 @@ def prepare_human(
     start = time.perf_counter()
     track = cue_lib.fill_missing(hand_track(keypoints, w, h, cam), missing, max_hold)
     drawn = cue_lib.draw_cues(background, track)
-    return Prepared(drawn, track, fps or 10.0, {"removal": removal_s, "cue": time.perf_counter() - start})
+    return Prepared(drawn, track, fps, {"removal": removal_s, "cue": time.perf_counter() - start})
 
 
 def clip_kind(folder: Path) -> str | None:
@@ -137,23 +140,24 @@ def clip_masks(folder: Path) -> Path:
     raise ValueError(f"{folder}: no masks/, mask.mp4 or masks.npz")
 
 
-def prepare_dataset(dataset: str | Path, *, out_name: str = "h2rep.mp4", dilate=0, align=False, window=32) -> list[Path]:
-    """H2Rep of every clip folder of a dataset (`translate make-data` layout): writes `<clip>/h2rep.mp4`
-    beside `video.mp4`, the training pair (condition, target)."""
+def prepare_dataset(dataset: str | Path, kind: str, *, out_name: str = "h2rep.mp4", dilate=0, align=False, window=32) -> list[Path]:
+    """H2Rep of every `kind` ("robot" or "human") clip folder of a dataset (`translate make-data` layout):
+    writes `<clip>/h2rep.mp4` beside `video.mp4`, the training pair (condition, target)."""
     from mimicjax.train.run_log import progress as progress_bar
     from mimicjax.translate.video import write_video
 
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise FileNotFoundError(f"no dataset folder at {dataset}")
-    clips = sorted(p for p in dataset.iterdir() if p.is_dir() and clip_kind(p) is not None)
+    clips = sorted(p for p in dataset.iterdir() if p.is_dir() and clip_kind(p) == kind)
     if not clips:
-        raise ValueError(f"{dataset}: no clip folders (each needs video.mp4, masks and ee_pose.npz or hand_keypoints.npz)")
+        needs = "ee_pose.npz (and no hand_keypoints.npz)" if kind == "robot" else "hand_keypoints.npz"
+        raise ValueError(f"{dataset}: no {kind} clip folders (each needs video.mp4, masks and {needs})")
     written = []
     bar = progress_bar(total=len(clips), desc="h2rep")
     for clip in clips:
         common = {"masks": clip_masks(clip), "dilate": dilate, "align": align, "window": window}
-        if clip_kind(clip) == "robot":
+        if kind == "robot":
             prepared = prepare_robot(clip / "video.mp4", clip / "ee_pose.npz", clip / "camera.json", **common)
         else:
             camera = clip / "camera.json" if (clip / "camera.json").is_file() else None

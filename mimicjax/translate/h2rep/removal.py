@@ -142,14 +142,14 @@ def _homography_ecc(src_gray, dst_gray, src_mask, dst_mask):
     warp = np.eye(3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
     try:
-        # ECC warps its second image onto the first: dst -> src coordinates, so invert for src -> dst.
+        # With src as the template, ECC's warp W satisfies dst(W x) = src(x): it maps src pixels to dst.
         _, warp = cv2.findTransformECC(
             src_gray.astype(np.float32), dst_gray.astype(np.float32), warp, cv2.MOTION_HOMOGRAPHY, criteria,
             (~(src_mask | dst_mask)).astype(np.uint8), 5,
         )
     except cv2.error:
         return None
-    return np.linalg.inv(warp)
+    return warp.astype(np.float64)
 
 
 def _fill_aligned(frames: np.ndarray, masks: np.ndarray, window: int):
@@ -162,12 +162,19 @@ def _fill_aligned(frames: np.ndarray, masks: np.ndarray, window: int):
     orb = cv2.ORB_create(1000, edgeThreshold=patch, patchSize=patch)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
     # Homographies between consecutive frames, chained for frames further apart.
-    step = [np.eye(3)]
+    step, unaligned = [np.eye(3)], []
     for t in range(1, t_count):
         h = _homography(gray[t - 1], gray[t], masks[t - 1], masks[t], orb, matcher)
         if h is None:
             h = _homography_ecc(gray[t - 1], gray[t], masks[t - 1], masks[t])
+        if h is None:
+            unaligned.append(t)
         step.append(np.eye(3) if h is None else h)
+    if unaligned:
+        import warnings
+
+        warnings.warn(f"--align: no homography found between {len(unaligned)} pairs of consecutive frames "
+                      f"(first: frames {unaligned[0] - 1} and {unaligned[0]}); those are treated as unmoved", stacklevel=3)
     chain = [np.eye(3)]
     for t in range(1, t_count):
         chain.append(step[t] @ chain[-1])  # frame 0 -> frame t
