@@ -44,8 +44,8 @@ class SimConfig:
     control_hz: float = 50.0
     physics_hz: float = 200.0
     # "jax": MJX's JAX implementation (CPU, TPU, GPU). "warp": MuJoCo Warp (NVIDIA GPUs, needs the
-    # `cuda` extra). "c": MuJoCo's C engine on the host, called from the jitted program (CPU only; several
-    # times MJX's speed there, see `host_physics`). "auto": Warp on an NVIDIA GPU when installed,
+    # `cuda` extra). "c": MuJoCo's C engine on the host, called from the jitted program (CPU only; its
+    # physics ran 2.6x MJX's on the project's CPU, see `host_physics`). "auto": Warp on an NVIDIA GPU when installed,
     # otherwise JAX.
     impl: Impl = "auto"
     # Worker threads of the "c" engine; None: every core this process may use.
