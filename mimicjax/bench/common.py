@@ -45,3 +45,15 @@ def device_memory_mb(device) -> dict | None:
         return None
     names = {"peak_bytes_in_use": "peak_mb", "bytes_in_use": "in_use_mb", "bytes_limit": "limit_mb"}
     return {label: stats[key] / 2**20 for key, label in names.items() if key in stats}
+
+
+def best_seconds(fn, repeats: int) -> float:
+    """The fastest of `repeats` timed calls of `fn` (the least disturbed by the rest of the machine)."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best

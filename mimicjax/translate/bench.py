@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from mimicjax.bench.common import best_seconds
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -27,17 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vae-frames", type=int, default=5, help="video frames for the VAE (1 + 4k)")
     parser.add_argument("--vae-size", type=int, default=64, help="video height = width for the VAE")
     parser.add_argument("--seed", type=int, default=0)
-
-
-def _time(fn, repeats: int) -> float:
-    import time
-
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _transformer_row(name: str, args) -> dict:
@@ -80,7 +71,7 @@ def _transformer_row(name: str, args) -> dict:
     variables = model.variables()
     out = compiled(variables, x, t, ctx, None)
     out.block_until_ready()
-    seconds = _time(lambda: compiled(variables, x, t, ctx, None).block_until_ready(), args.repeats)
+    seconds = best_seconds(lambda: compiled(variables, x, t, ctx, None).block_until_ready(), args.repeats)
     row["flax_s"] = seconds
     row["flax_tokens_per_s"] = tokens / seconds
 
@@ -94,7 +85,7 @@ def _transformer_row(name: str, args) -> dict:
             def run_torch():
                 reference(*inputs)
 
-            seconds = _time(run_torch, args.repeats)
+            seconds = best_seconds(run_torch, args.repeats)
         row["diffusers_s"] = seconds
         row["diffusers_tokens_per_s"] = tokens / seconds
         row["speedup_vs_diffusers"] = row["flax_tokens_per_s"] / row["diffusers_tokens_per_s"]
@@ -141,8 +132,8 @@ def _vae_row(args) -> dict | None:
     decoded = vae.decode(latents)
     decoded.block_until_ready()
     row["flax_first_call_s"] = time.perf_counter() - start  # compiles the four chunk steps
-    encode_s = _time(lambda: vae.encode(video).block_until_ready(), args.repeats)
-    decode_s = _time(lambda: vae.decode(latents).block_until_ready(), args.repeats)
+    encode_s = best_seconds(lambda: vae.encode(video).block_until_ready(), args.repeats)
+    decode_s = best_seconds(lambda: vae.decode(latents).block_until_ready(), args.repeats)
     row["flax_encode_frames_per_s"] = frames / encode_s
     row["flax_decode_frames_per_s"] = frames / decode_s
     row["rss_mb_after_flax"] = _rss_mb()
@@ -153,8 +144,8 @@ def _vae_row(args) -> dict | None:
         with torch.no_grad():
             ref_latents = reference.encode(x).latent_dist.mean
             ref_video = reference.decode(z).sample
-            encode_s = _time(lambda: reference.encode(x), args.repeats)
-            decode_s = _time(lambda: reference.decode(z), args.repeats)
+            encode_s = best_seconds(lambda: reference.encode(x), args.repeats)
+            decode_s = best_seconds(lambda: reference.decode(z), args.repeats)
         row["diffusers_encode_frames_per_s"] = frames / encode_s
         row["diffusers_decode_frames_per_s"] = frames / decode_s
         row["encode_speedup_vs_diffusers"] = row["flax_encode_frames_per_s"] / row["diffusers_encode_frames_per_s"]

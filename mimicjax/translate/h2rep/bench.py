@@ -12,9 +12,11 @@ mean squared errors beside it).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+
+from mimicjax.bench.common import best_seconds
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,15 +49,6 @@ def synthetic_video(frames: int, height: int, width: int, seed: int = 0):
     return video, masks, background
 
 
-def _best_seconds(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def speed(args) -> dict:
     from mimicjax.translate.h2rep import cue as cue_lib
     from mimicjax.translate.h2rep.removal import remove
@@ -69,9 +62,9 @@ def speed(args) -> dict:
         foreshortening=rng.uniform(0, 1, t),
         visible=np.ones(t, bool),
     )
-    static_s = _best_seconds(lambda: remove(video, masks), args.repeats)
-    aligned_s = _best_seconds(lambda: remove(video, masks, align=True), args.repeats)
-    cue_s = _best_seconds(lambda: cue_lib.draw_cues(video, track), args.repeats)
+    static_s = best_seconds(lambda: remove(video, masks), args.repeats)
+    aligned_s = best_seconds(lambda: remove(video, masks, align=True), args.repeats)
+    cue_s = best_seconds(lambda: cue_lib.draw_cues(video, track), args.repeats)
     return {
         "size": [args.width, args.height],
         "frames": t,
