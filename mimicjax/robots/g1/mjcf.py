@@ -1,63 +1,29 @@
-"""Authoring of the project's Unitree G1 MJCF (29-DoF and 23-DoF), written to `assets/`.
+"""The Unitree G1's facts, from which its MJCF (29-DoF and 23-DoF) is written to `assets/`.
 
 The kinematic tree, joint axes and ranges, masses, centres of mass and inertias are the real robot's,
 as published by Unitree in the MuJoCo Menagerie G1 model (facts; units SI, quaternions wxyz). Motor
 armatures are the rotor inertias reflected through the gearboxes; effort limits are the motors' peak
-torques. Everything else is designed here for fast, stable simulation in MJX:
-
-* collision geometry of primitives only (capsules and spheres), sized to the links;
-* contacts only through explicit `<pair>`s: four sole spheres per foot against the floor and a few
-  self-collision pairs (legs against each other, hands against legs and torso); every geom has
-  contype = conaffinity = 0, so the broad phase never looks at anything else;
-* visual geoms are the same primitives, coloured by side (left blue, right orange);
-* PD position actuators whose gains follow from the armature: natural frequency 10 Hz, damping ratio 2,
-  kp = J w^2 and kd = 2 zeta J w (the choice of mjlab and BeyondMimic for the G1);
-* 200 Hz physics, implicit-fast integration, Newton solver with few iterations, Euler damping off.
+torques. Collision primitives, contact pairs, PD gains and solver settings are the project's choices,
+shared by every robot (`robots/mjcf_builder.py`).
 
 The 23-DoF variant removes the six wrist joints: the wrist links stay, welded to the forearm, so mass
 distribution and the hand keypoints are unchanged.
 
-Regenerate the committed files with `python -m mimicjax.robots.g1_mjcf`; a test checks that they match.
+Regenerate the committed files with `python -m mimicjax.robots.g1.mjcf`; a test checks that they match.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import sys
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
-import numpy as np
+from mimicjax.robots.mjcf_builder import Design, Link, Motor, Shape, Site, build_xml, standing_pelvis_height
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 VARIANTS = ("29dof", "23dof")
 WRIST_JOINTS = tuple(
     f"{side}_wrist_{axis}_joint" for side in ("left", "right") for axis in ("roll", "pitch", "yaw")
 )
-
-PHYSICS_TIMESTEP = 0.005  # 200 Hz; the control loop runs at 50 Hz over 4 substeps.
-PD_NATURAL_FREQUENCY_HZ = 10.0
-PD_DAMPING_RATIO = 2.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Motor:
-    """A G1 joint motor: rotor inertia seen at the joint (kg m^2) and peak torque (N m)."""
-
-    armature: float
-    effort_limit: float
-
-    @property
-    def kp(self) -> float:
-        omega = 2.0 * math.pi * PD_NATURAL_FREQUENCY_HZ
-        return self.armature * omega**2
-
-    @property
-    def kd(self) -> float:
-        omega = 2.0 * math.pi * PD_NATURAL_FREQUENCY_HZ
-        return 2.0 * PD_DAMPING_RATIO * self.armature * omega
-
 
 # Unitree's actuator families on the G1 (the ankle and waist pitch/roll joints are driven by two
 # 5020 motors through a parallel linkage, hence the doubled rotor inertia).
@@ -87,27 +53,6 @@ JOINT_MOTOR = {
     "wrist_pitch": "4010",
     "wrist_yaw": "4010",
 }
-
-JOINT_FRICTION_LOSS = 0.1  # N m of dry friction at every joint
-
-
-def motor_of(joint_name: str) -> Motor:
-    kind = joint_name.removeprefix("left_").removeprefix("right_").removesuffix("_joint")
-    return MOTORS[JOINT_MOTOR[kind]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Link:
-    name: str
-    parent: str
-    pos: tuple[float, float, float]
-    quat: tuple[float, float, float, float]
-    mass: float
-    com: tuple[float, float, float]
-    inertia_quat: tuple[float, float, float, float]
-    inertia_diag: tuple[float, float, float]
-    joint: str | None
-
 
 # The G1's links in depth-first order (the MJCF body order).
 LINKS = (
@@ -237,17 +182,6 @@ JOINTS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Shape:
-    """A primitive on a left-side (or central) link; the right side is its mirror image in y."""
-
-    name: str
-    kind: str  # "capsule" or "sphere"
-    radius: float
-    start: tuple[float, float, float]  # capsule start, or sphere centre
-    end: tuple[float, float, float] | None = None
-
-
 # Primitive shapes per link, keyed by the link name without its side prefix. Sizes follow the links'
 # extents (joint to joint) and the real robot's limb thickness.
 SHAPES = {
@@ -279,8 +213,6 @@ SHAPES = {
 }
 
 SOLE_POINTS = ("sole_heel_inner", "sole_heel_outer", "sole_toe_inner", "sole_toe_outer")
-FOOT_FRICTION = 1.0
-
 # Self-collision pairs (condim 1: no friction, only non-penetration) for the contacts that whole-body
 # motions actually make.
 SELF_COLLISION_PAIRS = (
@@ -306,209 +238,49 @@ DEFAULT_JOINT_POS = {
     "elbow": 0.9,
 }
 
-SIDE_COLOURS = {"left": "0.25 0.45 0.85 1", "right": "0.9 0.55 0.2 1", "centre": "0.62 0.63 0.66 1"}
+DESIGN = Design(
+    model_name="g1",
+    title="Unitree G1",
+    regenerate_command="python -m mimicjax.robots.g1.mjcf",
+    links=LINKS,
+    joints=JOINTS,
+    motors=MOTORS,
+    motor_of_joint=JOINT_MOTOR,
+    shapes=SHAPES,
+    sole_link="ankle_roll_link",
+    sole_points=SOLE_POINTS,
+    self_collision_pairs=SELF_COLLISION_PAIRS,
+    default_joint_pos=DEFAULT_JOINT_POS,
+    sites=(
+        Site("imu_in_pelvis", "pelvis", (0.04525, 0.0, -0.08339)),
+        Site("imu_in_torso", "torso_link", (-0.03959, -0.00224, 0.14792)),
+        Site("left_foot", "left_ankle_roll_link", (0.035, 0.0, -0.035)),
+        Site("right_foot", "right_ankle_roll_link", (0.035, 0.0, -0.035)),
+    ),
+)
 
 
-def _side(name: str) -> str:
-    for side in ("left", "right"):
-        if name.startswith(side + "_"):
-            return side
-    return "centre"
-
-
-def _mirror_y(v):
-    return (v[0], -v[1], v[2])
-
-
-def _fmt(values) -> str:
-    return " ".join(f"{float(x):.9g}" for x in values)
+def check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown G1 variant {variant!r}; choose one of {', '.join(repr(v) for v in VARIANTS)}")
 
 
 def joint_names(variant: str) -> tuple[str, ...]:
     """Actuated joints of a variant, in MJCF order."""
     check_variant(variant)
-    names = tuple(JOINTS)
+    names = DESIGN.joint_order
     return names if variant == "29dof" else tuple(n for n in names if n not in WRIST_JOINTS)
 
 
-def check_variant(variant: str) -> None:
-    if variant not in VARIANTS:
-        raise ValueError(
-            f"unknown G1 variant {variant!r}; choose one of {', '.join(repr(v) for v in VARIANTS)}"
-        )
-
-
-def default_joint_pos(joint_name: str) -> float:
-    kind = joint_name.removesuffix("_joint")
-    if kind in DEFAULT_JOINT_POS:
-        return DEFAULT_JOINT_POS[kind]
-    return DEFAULT_JOINT_POS.get(kind.removeprefix("left_").removeprefix("right_"), 0.0)
-
-
-def _link_shapes(link: Link) -> list[tuple[str, Shape]]:
-    """(geom name, shape in this link's frame) for every primitive on the link."""
-    side = _side(link.name)
-    key = link.name if side == "centre" else link.name.split("_", 1)[1]
-    shapes = []
-    for shape in SHAPES.get(key, ()):
-        if side == "right":
-            shape = dataclasses.replace(
-                shape,
-                start=_mirror_y(shape.start),
-                end=None if shape.end is None else _mirror_y(shape.end),
-            )
-        name = shape.name if side == "centre" else f"{side}_{shape.name}"
-        shapes.append((name, shape))
-    return shapes
-
-
-def _add_geom(body: ET.Element, name: str, shape: Shape, colour: str) -> None:
-    attrs = {"name": name, "type": shape.kind, "size": f"{shape.radius:g}", "rgba": colour}
-    if shape.kind == "capsule":
-        attrs["fromto"] = _fmt(shape.start + shape.end)
-    else:
-        attrs["pos"] = _fmt(shape.start)
-    ET.SubElement(body, "geom", attrs)
-
-
-def _camera_xyaxes(offset) -> str:
-    """xyaxes of a camera at `offset` from its target, looking at the target with z up."""
-    forward = -np.asarray(offset, dtype=float)
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, forward)
-    return _fmt(np.round(np.concatenate([right, up]), 6))
-
-
-def build_xml(variant: str, pelvis_height: float | None = None) -> str:
+def variant_xml(variant: str, pelvis_height: float | None = None) -> str:
     """The MJCF text of the G1 `variant` standing on a flat floor."""
-    check_variant(variant)
+    from dataclasses import replace
+
+    design = replace(DESIGN, model_name=f"g1_{variant}", title=f"Unitree G1 ({variant.replace('dof', '-DoF')})")
     actuated = joint_names(variant)
-    root = ET.Element("mujoco", {"model": f"g1_{variant}"})
-    ET.SubElement(root, "compiler", {"angle": "radian", "autolimits": "true"})
-    option = ET.SubElement(
-        root,
-        "option",
-        {
-            "timestep": f"{PHYSICS_TIMESTEP:g}",
-            "integrator": "implicitfast",
-            "solver": "Newton",
-            "iterations": "4",
-            "ls_iterations": "6",
-            "cone": "pyramidal",
-            "jacobian": "dense",
-        },
-    )
-    ET.SubElement(option, "flag", {"eulerdamp": "disable"})
-    visual = ET.SubElement(root, "visual")
-    ET.SubElement(visual, "headlight", {"diffuse": "0.6 0.6 0.6", "ambient": "0.3 0.3 0.3", "specular": "0 0 0"})
-    ET.SubElement(visual, "global", {"azimuth": "135", "elevation": "-20", "offwidth": "1280", "offheight": "720"})
-
-    default = ET.SubElement(root, "default")
-    # No geom takes part in automatic collision detection; contacts come only from <pair>s below.
-    ET.SubElement(default, "geom", {"contype": "0", "conaffinity": "0", "density": "0", "group": "1"})
-    ET.SubElement(default, "joint", {"frictionloss": f"{JOINT_FRICTION_LOSS:g}"})
-
-    asset = ET.SubElement(root, "asset")
-    ET.SubElement(asset, "texture", {
-        "name": "grid", "type": "2d", "builtin": "checker", "width": "512", "height": "512",
-        "rgb1": "0.82 0.84 0.86", "rgb2": "0.7 0.72 0.75", "mark": "edge", "markrgb": "0.55 0.57 0.6",
-    })
-    ET.SubElement(asset, "material", {"name": "floor", "texture": "grid", "texrepeat": "1 1", "texuniform": "true"})
-    ET.SubElement(asset, "texture", {
-        "name": "sky", "type": "skybox", "builtin": "gradient", "rgb1": "0.92 0.94 0.97", "rgb2": "0.6 0.68 0.78",
-        "width": "256", "height": "256",
-    })
-
-    world = ET.SubElement(root, "worldbody")
-    ET.SubElement(world, "light", {"name": "sun", "pos": "0 0 4", "dir": "0 0 -1", "directional": "true"})
-    ET.SubElement(world, "geom", {"name": "floor", "type": "plane", "size": "0 0 0.05", "material": "floor", "group": "0"})
-
-    bodies = {"world": world}
-    for link in LINKS:
-        attrs = {"name": link.name}
-        if link.parent == "world":
-            height = pelvis_height if pelvis_height is not None else link.pos[2]
-            attrs["pos"] = _fmt((link.pos[0], link.pos[1], height))
-        else:
-            attrs["pos"] = _fmt(link.pos)
-        if link.quat != (1.0, 0.0, 0.0, 0.0):
-            attrs["quat"] = _fmt(link.quat)
-        body = ET.SubElement(bodies[link.parent], "body", attrs)
-        bodies[link.name] = body
-        ET.SubElement(body, "inertial", {
-            "pos": _fmt(link.com), "quat": _fmt(link.inertia_quat), "mass": f"{link.mass:g}",
-            "diaginertia": _fmt(link.inertia_diag),
-        })
-        if link.parent == "world":
-            ET.SubElement(body, "freejoint", {"name": "floating_base_joint"})
-            offset = (2.2, -2.2, 0.5)
-            ET.SubElement(body, "camera", {
-                "name": "track", "mode": "trackcom", "pos": _fmt(offset), "xyaxes": _camera_xyaxes(offset),
-            })
-            ET.SubElement(body, "site", {"name": "imu_in_pelvis", "pos": "0.04525 0 -0.08339", "size": "0.01"})
-        if link.joint is not None and link.joint in actuated:
-            axis, limits = JOINTS[link.joint]
-            motor = motor_of(link.joint)
-            ET.SubElement(body, "joint", {
-                "name": link.joint, "axis": _fmt(axis), "range": _fmt(limits),
-                "armature": f"{motor.armature:.9g}", "actuatorfrcrange": _fmt((-motor.effort_limit, motor.effort_limit)),
-            })
-        colour = SIDE_COLOURS[_side(link.name)]
-        for name, shape in _link_shapes(link):
-            _add_geom(body, name, shape, colour)
-        if link.name == "torso_link":
-            ET.SubElement(body, "site", {"name": "imu_in_torso", "pos": "-0.03959 -0.00224 0.14792", "size": "0.01"})
-        if link.name.endswith("ankle_roll_link"):
-            ET.SubElement(body, "site", {"name": f"{_side(link.name)}_foot", "pos": "0.035 0 -0.035", "size": "0.01"})
-
-    contact = ET.SubElement(root, "contact")
-    for side in ("left", "right"):
-        for point in SOLE_POINTS:
-            ET.SubElement(contact, "pair", {
-                "name": f"{side}_{point}_floor", "geom1": f"{side}_{point}", "geom2": "floor",
-                "condim": "3", "friction": _fmt((FOOT_FRICTION, FOOT_FRICTION, 0.005, 0.0001, 0.0001)),
-            })
-    for geom1, geom2 in SELF_COLLISION_PAIRS:
-        ET.SubElement(contact, "pair", {"name": f"{geom1}__{geom2}", "geom1": geom1, "geom2": geom2, "condim": "1"})
-
-    actuator = ET.SubElement(root, "actuator")
-    for joint in actuated:
-        motor = motor_of(joint)
-        ET.SubElement(actuator, "position", {
-            "name": joint.removesuffix("_joint"), "joint": joint, "kp": f"{motor.kp:.9g}", "kv": f"{motor.kd:.9g}",
-            "inheritrange": "1",
-        })
-
-    default_pose = [default_joint_pos(j) for j in actuated]
-    height = pelvis_height if pelvis_height is not None else LINKS[0].pos[2]
-    keyframe = ET.SubElement(root, "keyframe")
-    ET.SubElement(keyframe, "key", {
-        "name": "stand", "qpos": _fmt([0.0, 0.0, height, 1.0, 0.0, 0.0, 0.0] + default_pose), "ctrl": _fmt(default_pose),
-    })
-    ET.indent(root, space="  ")
-    header = (
-        "<!-- Unitree G1 ({variant}) for mimicjax. Generated by `python -m mimicjax.robots.g1_mjcf`;"
-        " edit that module, not this file. -->\n"
-    ).format(variant=variant.replace("dof", "-DoF"))
-    return header + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def standing_pelvis_height(variant: str) -> float:
-    """Pelvis height at which the default pose rests its soles on the floor."""
-    import mujoco
-
-    model = mujoco.MjModel.from_xml_string(build_xml(variant, pelvis_height=0.0))
-    data = mujoco.MjData(model)
-    mujoco.mj_resetDataKeyframe(model, data, model.key("stand").id)
-    mujoco.mj_kinematics(model, data)
-    lowest = min(
-        data.geom_xpos[model.geom(f"{side}_{point}").id][2] - model.geom_size[model.geom(f"{side}_{point}").id][0]
-        for side in ("left", "right")
-        for point in SOLE_POINTS
-    )
-    return round(-lowest, 6)
+    if pelvis_height is None:
+        pelvis_height = standing_pelvis_height(design, actuated)
+    return build_xml(design, actuated, pelvis_height)
 
 
 def write_assets(out_dir: Path = ASSETS_DIR) -> list[Path]:
@@ -517,7 +289,7 @@ def write_assets(out_dir: Path = ASSETS_DIR) -> list[Path]:
     written = []
     for variant in VARIANTS:
         path = out_dir / f"g1_{variant}.xml"
-        atomic_write_text(path, build_xml(variant, pelvis_height=standing_pelvis_height(variant)))
+        atomic_write_text(path, variant_xml(variant))
         written.append(path)
     return written
 

@@ -1,0 +1,118 @@
+"""The Unitree G1 (29-DoF and 23-DoF): keypoints, SMPL correspondence and file joint orders.
+
+Physics and joint facts live in the MJCF (`assets/g1_<variant>.xml`, written by `mjcf.py`);
+`robots.get("g1_29dof")` reads them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimicjax.robots.base import RobotDefinition, SmplCorrespondence
+from mimicjax.robots.g1 import mjcf
+
+# Keypoints the tracking policy follows, with their group. GenMimic weighs end effectors most, then
+# the upper body, and the lower body least.
+KEYPOINTS = (
+    ("pelvis", "lower"),
+    ("left_hip_roll_link", "lower"),
+    ("right_hip_roll_link", "lower"),
+    ("left_knee_link", "lower"),
+    ("right_knee_link", "lower"),
+    ("left_ankle_roll_link", "end_effector"),
+    ("right_ankle_roll_link", "end_effector"),
+    ("torso_link", "upper"),
+    ("left_shoulder_roll_link", "upper"),
+    ("right_shoulder_roll_link", "upper"),
+    ("left_elbow_link", "upper"),
+    ("right_elbow_link", "upper"),
+    ("left_wrist_yaw_link", "end_effector"),
+    ("right_wrist_yaw_link", "end_effector"),
+)
+KEYPOINT_GROUP_WEIGHTS = {"end_effector": 2.0, "upper": 1.0, "lower": 0.5}
+
+# (site name, G1 body, offset in that body's frame, SMPL joint). The chest point sits on the torso at
+# shoulder height, matching SMPL's spine3; the hand point is the G1's last wrist body (rigid in the 23-DoF).
+SMPL = SmplCorrespondence(
+    sites=(
+        ("pelvis", "pelvis", (0.0, 0.0, 0.0), "pelvis"),
+        ("left_hip", "left_hip_roll_link", (0.0, 0.0, 0.0), "left_hip"),
+        ("left_knee", "left_knee_link", (0.0, 0.0, 0.0), "left_knee"),
+        ("left_ankle", "left_ankle_roll_link", (0.0, 0.0, 0.0), "left_ankle"),
+        ("right_hip", "right_hip_roll_link", (0.0, 0.0, 0.0), "right_hip"),
+        ("right_knee", "right_knee_link", (0.0, 0.0, 0.0), "right_knee"),
+        ("right_ankle", "right_ankle_roll_link", (0.0, 0.0, 0.0), "right_ankle"),
+        ("chest", "torso_link", (0.0, 0.0, 0.25), "spine3"),
+        ("left_shoulder", "left_shoulder_roll_link", (0.0, 0.0, 0.0), "left_shoulder"),
+        ("left_elbow", "left_elbow_link", (0.0, 0.0, 0.0), "left_elbow"),
+        ("left_wrist", "left_wrist_roll_link", (0.0, 0.0, 0.0), "left_wrist"),
+        ("left_hand", "left_wrist_yaw_link", (0.0, 0.0, 0.0), "left_hand"),
+        ("right_shoulder", "right_shoulder_roll_link", (0.0, 0.0, 0.0), "right_shoulder"),
+        ("right_elbow", "right_elbow_link", (0.0, 0.0, 0.0), "right_elbow"),
+        ("right_wrist", "right_wrist_roll_link", (0.0, 0.0, 0.0), "right_wrist"),
+        ("right_hand", "right_wrist_yaw_link", (0.0, 0.0, 0.0), "right_hand"),
+    ),
+    # Limb bones take the human bone's direction; the bones inside the G1's rigid pelvis and chest
+    # instead turn the G1's own offset with the human's pelvis / upper spine, because a person's hip
+    # and shoulder joints sit where no G1 joint can reach (the shoulders higher, for one).
+    bones=(
+        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+        ("pelvis", "chest"),
+        ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
+        ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
+    ),  # fmt: skip
+    rigid_bones={("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
+                 ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"},
+    limbs={
+        "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
+        "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
+        "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
+        "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
+    },  # fmt: skip
+    # The feet follow the ankles, the hands the wrists.
+    oriented=(
+        ("pelvis", "pelvis"),
+        ("torso_link", "spine3"),
+        ("left_ankle_roll_link", "left_ankle"),
+        ("right_ankle_roll_link", "right_ankle"),
+        ("left_wrist_yaw_link", "left_wrist"),
+        ("right_wrist_yaw_link", "right_wrist"),
+    ),
+    # The G1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
+    robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
+    # Arms out sideways and straight (elbow 0 is a right angle on the G1), legs straight.
+    tpose={"left_shoulder_roll_joint": np.pi / 2, "right_shoulder_roll_joint": -np.pi / 2,
+           "left_elbow_joint": np.pi / 2, "right_elbow_joint": np.pi / 2},
+)
+
+# Isaac Lab's articulation order for the 29-DoF G1 (breadth-first over the kinematic tree), used by
+# Isaac Lab BeyondMimic npz files.
+ISAACLAB_JOINT_ORDER_29 = (
+    "left_hip_pitch_joint", "right_hip_pitch_joint", "waist_yaw_joint",
+    "left_hip_roll_joint", "right_hip_roll_joint", "waist_roll_joint",
+    "left_hip_yaw_joint", "right_hip_yaw_joint", "waist_pitch_joint",
+    "left_knee_joint", "right_knee_joint", "left_shoulder_pitch_joint", "right_shoulder_pitch_joint",
+    "left_ankle_pitch_joint", "right_ankle_pitch_joint", "left_shoulder_roll_joint", "right_shoulder_roll_joint",
+    "left_ankle_roll_joint", "right_ankle_roll_joint", "left_shoulder_yaw_joint", "right_shoulder_yaw_joint",
+    "left_elbow_joint", "right_elbow_joint", "left_wrist_roll_joint", "right_wrist_roll_joint",
+    "left_wrist_pitch_joint", "right_wrist_pitch_joint", "left_wrist_yaw_joint", "right_wrist_yaw_joint",
+)  # fmt: skip
+
+
+def _definition(variant: str) -> RobotDefinition:
+    orders = {"isaaclab": ISAACLAB_JOINT_ORDER_29} if variant == "29dof" else {}
+    return RobotDefinition(
+        name=f"g1_{variant}",
+        title=f"G1 {variant}",
+        mjcf=mjcf.ASSETS_DIR / f"g1_{variant}.xml",
+        keypoints=KEYPOINTS,
+        keypoint_group_weights=KEYPOINT_GROUP_WEIGHTS,
+        feet=("left_ankle_roll_link", "right_ankle_roll_link"),
+        torso="torso_link",
+        smpl=SMPL,
+        file_joint_orders=orders,
+    )
+
+
+ROBOTS = {f"g1_{variant}": _definition(variant) for variant in mjcf.VARIANTS}
