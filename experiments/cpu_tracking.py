@@ -30,7 +30,7 @@ CONFIG = ExperimentConfig(
     name="cpu_tracking",
     # MuJoCo's C engine steps the physics (1.5x MJX's iteration speed on one core of this CPU, see
     # experiments/results/cpu_tracking.md); MJX stays the accelerator path (experiments/g1_tracking.py).
-    env=TrackingConfig(sim=SimConfig(variant="23dof", impl="c"), randomization=RandomizationConfig(enabled=False)),
+    env=TrackingConfig(robot="g1_23dof", sim=SimConfig(impl="c"), randomization=RandomizationConfig(enabled=False)),
     network=NETWORK,
     ppo=PPOConfig(epochs=5, minibatches=4, symmetry_coef=0.5, value_clip_eps=None),
     train=TrainConfig(num_envs=64, rollout_steps=24, iterations=3000, checkpoint_every=100, keep_checkpoints=40),

@@ -2,7 +2,6 @@
 in about ten minutes on a 2-core CPU (`mimicjax demo` runs it; see README)."""
 
 from mimicjax.config import DistillConfig, ExperimentConfig, TrainConfig
-from mimicjax.envs.sim import SimConfig
 from mimicjax.envs.tracking import TrackingConfig
 from mimicjax.rl.dagger import DAggerConfig
 from mimicjax.rl.networks import NetworkConfig
@@ -12,7 +11,7 @@ NETWORK = NetworkConfig(actor_hidden_sizes=(128, 128), critic_hidden_sizes=(128,
 
 CONFIG = ExperimentConfig(
     name="demo",
-    env=TrackingConfig(sim=SimConfig(variant="23dof")),
+    env=TrackingConfig(robot="g1_23dof"),
     network=NETWORK,
     ppo=PPOConfig(epochs=4, minibatches=4, symmetry_coef=0.5),
     train=TrainConfig(num_envs=32, rollout_steps=24, iterations=500, checkpoint_every=100, keep_checkpoints=2),

@@ -16,7 +16,7 @@ from mimicjax.rl.ppo import PPOConfig
 
 CONFIG = ExperimentConfig(
     name="g1_tracking",
-    env=TrackingConfig(sim=SimConfig(variant="29dof", impl="auto")),
+    env=TrackingConfig(robot="g1_29dof", sim=SimConfig(impl="auto")),
     network=NetworkConfig(init_std=0.5),
     ppo=PPOConfig(symmetry_coef=1.0),
     train=TrainConfig(num_envs=4096, rollout_steps=24, iterations=30_000, checkpoint_every=500),

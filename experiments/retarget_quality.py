@@ -24,26 +24,27 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(reference: Path) -> dict:
+    from mimicjax import robots
     from mimicjax.human import load_human_motion
-    from mimicjax.motion.robot_files import load_g1_motion
+    from mimicjax.motion.robot_files import load_robot_motion
     from mimicjax.retarget import metrics
-    from mimicjax.retarget.correspondence import g1_geometry
+    from mimicjax.retarget.correspondence import robot_geometry
     from mimicjax.retarget.pipeline import retarget_motions
-    from mimicjax.retarget.solver import make_robot, sole_heights, RetargetConfig
-    from mimicjax.robots.kinematics import g1_body_poses, g1_tree
+    from mimicjax.retarget.solver import RetargetConfig, robot_constants, sole_heights
 
     human = load_human_motion(reference / "smpl" / "asap_video_walk_level1_filter_amass.npz")
-    asap = load_g1_motion(reference / "g1_motions" / "asap_g1_video_walk_level1_filter.pkl")
+    g1_23dof = robots.get("g1_23dof")
+    asap = load_robot_motion(reference / "g1_motions" / "asap_g1_video_walk_level1_filter.pkl", robot=g1_23dof)
     rows = {}
-    for variant in ("23dof", "29dof"):
-        result = retarget_motions([human], variant=variant, names=["walk"])[0]
-        rows[f"mimicjax g1_{variant}"] = {**result.report, "turn": result.targets.heading_turn}
-        if variant == "23dof":
+    for name in ("g1_23dof", "g1_29dof"):
+        result = retarget_motions([human], robots.get(name), names=["walk"])[0]
+        rows[f"mimicjax {name}"] = {**result.report, "turn": result.targets.heading_turn}
+        if name == "g1_23dof":
             targets = result.targets
-    geometry = g1_geometry("23dof")
-    pos, quat = g1_body_poses("23dof", asap.root_pos, asap.root_quat, asap.joint_pos)
-    soles = np.asarray(sole_heights(make_robot(geometry, g1_tree("23dof"), RetargetConfig()), pos, quat))
-    limbs = metrics.g1_limb_angles_deg(asap, "23dof", targets.human_joints, heading_turn=targets.heading_turn)
+    geometry = robot_geometry(g1_23dof)
+    pos, quat = g1_23dof.body_poses(asap.root_pos, asap.root_quat, asap.joint_pos)
+    soles = np.asarray(sole_heights(robot_constants(geometry, g1_23dof.tree, RetargetConfig()), pos, quat))
+    limbs = metrics.clip_limb_angles_deg(asap, g1_23dof, targets.human_joints, heading_turn=targets.heading_turn)
     rows["ASAP g1_23dof"] = {
         "frames": asap.num_frames,
         "fps": asap.fps,

@@ -4,7 +4,6 @@
 """
 
 from mimicjax.config import DistillConfig, ExperimentConfig, TrainConfig
-from mimicjax.envs.sim import SimConfig
 from mimicjax.envs.tracking import TrackingConfig
 from mimicjax.rl.dagger import DAggerConfig
 from mimicjax.rl.networks import NetworkConfig
@@ -14,7 +13,7 @@ SMALL_NETWORK = NetworkConfig(actor_hidden_sizes=(64, 64), critic_hidden_sizes=(
 
 CONFIG = ExperimentConfig(
     name="smoke",
-    env=TrackingConfig(sim=SimConfig(variant="23dof")),
+    env=TrackingConfig(robot="g1_23dof"),
     network=SMALL_NETWORK,
     ppo=PPOConfig(epochs=2, minibatches=2, symmetry_coef=0.5),
     train=TrainConfig(num_envs=8, rollout_steps=8, iterations=2, checkpoint_every=1, keep_checkpoints=3),

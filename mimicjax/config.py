@@ -61,7 +61,7 @@ class MotionsConfig:
     """Where the reference motions come from."""
 
     # A motion library file (`mimicjax retarget ... --out LIB.npz`). Empty: the sample library shipped
-    # in data/ for the variant.
+    # in data/ for the robot.
     library: str = ""
     mirror: bool = True  # add mirrored copies of every clip (doubles the data for free)
 
@@ -155,6 +155,8 @@ def _set_path(node, keys: list[str], text: str, full_path: str):
     fields = {f.name: f for f in dataclasses.fields(node)}
     key = keys[0]
     if key not in fields:
+        if full_path in RENAMED_FIELDS:
+            raise ConfigError(f"{full_path!r} is now {RENAMED_FIELDS[full_path]}")
         raise ConfigError(
             f"unknown config field {full_path!r}: {type(node).__name__} has {', '.join(sorted(fields))}"
         )
@@ -288,6 +290,31 @@ def _type_name(hint) -> str:
 def to_dict(config) -> dict:
     """A JSON-ready dict of a (nested) config dataclass."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+# Fields that moved: what a saved config or an override used to say, and where it lives now.
+RENAMED_FIELDS = {
+    "env.sim.variant": "env.robot (a robot name such as g1_23dof; see `mimicjax.robots.names()`)",
+    "env.sim.model_path": "env.robot_mjcf",
+}
+
+
+def upgrade_saved_config(data: dict) -> dict:
+    """A saved experiment config (`to_dict` output) of an earlier version in today's layout."""
+    env = dict(data.get("env", {}))
+    sim = dict(env.get("sim", {}))
+    if "variant" in sim:
+        env.setdefault("robot", f"g1_{sim.pop('variant')}")
+    if "model_path" in sim:
+        env.setdefault("robot_mjcf", sim.pop("model_path"))
+    if "sim" in env:
+        env["sim"] = sim
+    return {**data, "env": env} if "env" in data else data
+
+
+def saved_experiment(data: dict):
+    """The `ExperimentConfig` of a saved config dict (a run's config.json), upgraded from earlier versions."""
+    return from_dict(ExperimentConfig, upgrade_saved_config(data))
 
 
 def from_dict(cls, data: dict):

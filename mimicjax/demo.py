@@ -95,7 +95,7 @@ def run_shipped_policy(out: Path, kind: str = "student", video_size: tuple[int, 
         from mimicjax.train import runs
         from mimicjax.train.loop import sample_library_path
 
-        motions = sample_library_path(runs.read_run_config(run_dir).env.variant)
+        motions = sample_library_path(runs.read_run_config(run_dir).env.robot)
         num_clips = load_library(motions).num_clips
     except Exception as error:  # an unreadable or incompatible shipped run: say so, and let the demo go on
         print(f"cannot use the shipped {kind} policy in {run_dir}: {type(error).__name__}: {error}",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import mimicjax  # noqa: F401  (applies mimicjax's runtime settings before JAX starts)
+from mimicjax import robots
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT.parent / "shared" / "reference"
@@ -58,7 +59,7 @@ def g1_sim():
     """The 29-DoF G1 compiled for MJX once per test session: `(sim, mj_model)`."""
     from mimicjax.envs import sim as sim_lib
 
-    return sim_lib.make_sim(sim_lib.SimConfig(variant="29dof", impl="jax"))
+    return sim_lib.make_sim(robots.get("g1_29dof"), sim_lib.SimConfig(impl="jax"))
 
 
 # ---- tracking env: one compiled reset and step per session (MJX compiles are the slow part) --------
@@ -85,7 +86,7 @@ def tracking_env(tracking_library):
     from mimicjax.envs import sim as sim_lib
     from mimicjax.envs.tracking import TrackingConfig, TrackingEnv
 
-    config = TrackingConfig(sim=sim_lib.SimConfig(variant="29dof", impl="jax"))
+    config = TrackingConfig(robot="g1_29dof", sim=sim_lib.SimConfig(impl="jax"))
     env = TrackingEnv(config, tracking_library)
     return env, jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
 

@@ -11,6 +11,7 @@ import os
 import platform
 import time
 
+from mimicjax import robots
 from mimicjax.bench.common import device_memory_mb, load_average, peak_host_memory_mb, persistent_compilation_cache
 
 SWEEP_BATCHES = (1, 64, 512, 4096)
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=int, default=200, help="control steps to time per batch (default 200 = 4 s of sim)"
     )
-    parser.add_argument("--variant", default="29dof", choices=("29dof", "23dof"))
+    robots.add_robot_argument(parser)
     parser.add_argument("--impl", default="auto", choices=("auto", "jax", "warp", "c"), help="physics backend (c: MuJoCo's C engine called from JAX, CPU)")
     parser.add_argument(
         "--sweep", nargs="?", const=",".join(map(str, SWEEP_BATCHES)), default=None, metavar="B,B,...",
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.batch < 1 or args.steps < 1 or args.chunk < 1:
         raise ValueError("--batch, --steps and --chunk must be positive")
     batches = sweep_batches(args.sweep) if args.sweep is not None else (args.batch,)
-    config = sim_lib.SimConfig(variant=args.variant, impl=args.impl)
-    sim, mj_model = sim_lib.make_sim(config)
+    config = sim_lib.SimConfig(impl=args.impl)
+    sim, mj_model = sim_lib.make_sim(robots.get(args.robot), config)
     results = []
     for batch in batches:
         with persistent_compilation_cache(args.compile_cache):
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> dict:
         results.append(result)
     report = {
         "benchmark": "sim",
-        "variant": args.variant,
+        "robot": args.robot,
         "impl": sim.impl,
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind),

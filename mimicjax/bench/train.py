@@ -26,13 +26,14 @@ import os
 import platform
 import time
 
+from mimicjax import robots
 from mimicjax.bench.common import device_memory_mb, load_average, peak_host_memory_mb, persistent_compilation_cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envs", type=int, default=64, help="parallel envs (default 64; 4096-16384 on a GPU)")
     parser.add_argument("--steps", type=int, default=24, help="control steps per env per call = rollout length (default 24)")
-    parser.add_argument("--variant", default=None, choices=("29dof", "23dof"), help="G1 variant (default: the config's)")
+    robots.add_robot_argument(parser, default=None, help="the robot (the config's when not given)")
     parser.add_argument("--config", default=None, metavar="EXPERIMENT.py", help="experiment file (default: the GPU teacher experiment)")
     parser.add_argument("--motions", default=None, metavar="LIB.npz", help="motion library (default: the sample library)")
     parser.add_argument("--impl", default=None, choices=("auto", "jax", "warp", "c"), help="physics backend (default: the config's; c: MuJoCo's C engine, CPU)")
@@ -62,13 +63,12 @@ def resolve_config(args: argparse.Namespace):
     config = config_lib.load_experiment(args.config) if args.config else default_config()
     config = config_lib.apply_overrides(config, args.overrides)
     sim = config.env.sim
-    if args.variant:
-        sim = dataclasses.replace(sim, variant=args.variant)
+    env = config.env if not args.robot else dataclasses.replace(config.env, robot=args.robot)
     if args.impl:
         sim = dataclasses.replace(sim, impl=args.impl)
     train = dataclasses.replace(config.train, num_envs=args.envs, rollout_steps=args.steps)
     motions = config.motions if not args.motions else dataclasses.replace(config.motions, library=args.motions)
-    return dataclasses.replace(config, env=dataclasses.replace(config.env, sim=sim), train=train, motions=motions)
+    return dataclasses.replace(config, env=dataclasses.replace(env, sim=sim), train=train, motions=motions)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -142,7 +142,7 @@ def _run(args: argparse.Namespace, config) -> dict:
     return {
         "benchmark": "train",
         "experiment": config.name,
-        "variant": config.env.variant,
+        "robot": config.env.robot,
         "impl": sim.impl,
         "num_envs": envs,
         "steps_per_call": steps,

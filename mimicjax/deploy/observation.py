@@ -122,9 +122,7 @@ class ObservationSpec:
     @classmethod
     def from_env_config(cls, env_config) -> "ObservationSpec":
         """From a TrackingConfig (`config.env` of a run; imports the robot description, not JAX)."""
-        from mimicjax.robots import g1
-
-        spec = g1.spec(env_config.variant)
+        spec = env_config.load_robot()
         obs = env_config.observations
         return cls(
             default_joint_pos=np.asarray(spec.default_pose, np.float64),

@@ -9,7 +9,7 @@ actor MLP (ELU) -> output `action` [N, A], the policy's mean action, and `joint_
 default_joint_pos + action * action_scale, the PD targets the env sends to the joints (the robot's own
 joint limits clip them, as MuJoCo's control range does in the env).
 
-Metadata (`metadata_props`; lists and numbers as JSON text): robot, variant, joint_names, kp, kd,
+Metadata (`metadata_props`; lists and numbers as JSON text): robot (the `robots.get` name), joint_names, kp, kd,
 effort_limit, default_joint_pos, action_scale, control_dt, observation_names/observation_layout (name,
 shape, start, size of every block, in order), history_length, goal_offsets, keypoint_bodies,
 keypoint_groups, anchor_body_name, observation_clip, physics_dt, solver_iterations,
@@ -30,7 +30,6 @@ from mimicjax.config import ConfigError
 
 OPSET = 11
 INPUT, ACTION, TARGET = "obs", "action", "joint_pos_target"
-ANCHOR_BODY = "pelvis"  # the root: every student observation and goal is relative to it
 
 
 def config_hash(config) -> str:
@@ -44,15 +43,13 @@ def policy_metadata(policy) -> dict[str, str]:
     """The controller-facing description of a student policy, as ONNX metadata (str -> str)."""
     from mimicjax import __version__
     from mimicjax.envs import observations as obs_lib
-    from mimicjax.robots import g1
 
     config = policy.config
-    spec = g1.spec(config.env.variant)
+    spec = config.env.load_robot()
     obs = config.env.observations
     layout = obs_lib.student_layout(spec.num_joints, len(spec.keypoint_bodies), obs)
     values = {
-        "robot": "unitree_g1",
-        "variant": config.env.variant,
+        "robot": spec.name,
         "joint_names": list(spec.joint_names),
         "kp": spec.kp.tolist(),
         "kd": spec.kd.tolist(),
@@ -76,7 +73,7 @@ def policy_metadata(policy) -> dict[str, str]:
         "observation_clip": obs.clip,
         "keypoint_bodies": list(spec.keypoint_bodies),
         "keypoint_groups": list(spec.keypoint_groups),
-        "anchor_body_name": ANCHOR_BODY,
+        "anchor_body_name": spec.root_body,  # the root: every student observation and goal is relative to it
         "action_space": "joint_pos_target = default_joint_pos + action * action_scale",
         "exporter": "mimicjax",
         "exporter_version": __version__,
@@ -99,15 +96,13 @@ def student_onnx(policy):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from mimicjax.robots import g1
-
     if policy.kind != "student":
         raise ConfigError(f"{policy.run_dir} holds a {policy.kind}; ONNX export is for the deployable student "
                           f"(distil one with `mimicjax distill`)")
     state = policy.state
     if state.actor.activation != "elu":
         raise ConfigError(f"the exporter writes ELU networks; this student uses {state.actor.activation!r}")
-    spec = g1.spec(policy.config.env.variant)
+    spec = policy.config.env.load_robot()
     layers = _mlp_layers(jax_to_numpy(state.params))
     obs_size = layers[0][0].shape[0]
     action_size = layers[-1][0].shape[1]
@@ -199,4 +194,15 @@ def read_metadata(model) -> dict[str, str]:
     return {prop.key: prop.value for prop in model.metadata_props}
 
 
-__all__ = ["ACTION", "INPUT", "TARGET", "config_hash", "policy_metadata", "read_metadata", "student_onnx", "verify_onnx"]
+def robot_of_metadata(meta: dict[str, str]):
+    """The `Robot` an exported policy drives (files of earlier versions say "unitree_g1" plus a variant)."""
+    from mimicjax import robots
+
+    name = meta["robot"]
+    if name == "unitree_g1" and "variant" in meta:
+        name = f"g1_{meta['variant']}"
+    return robots.get(name)
+
+
+__all__ = ["ACTION", "INPUT", "TARGET", "config_hash", "policy_metadata", "read_metadata", "robot_of_metadata", "student_onnx",
+           "verify_onnx"]

@@ -23,7 +23,7 @@ from mimicjax.deploy import observation as obs_lib
 
 # What sim2sim reads from the policy's metadata (`mimicjax.deploy.onnx_export.policy_metadata`).
 REQUIRED_METADATA = (
-    "variant", "control_dt", "physics_dt", "solver_iterations", "line_search_iterations", "terminations",
+    "robot", "control_dt", "physics_dt", "solver_iterations", "line_search_iterations", "terminations",
     "episode_seconds", "keypoint_bodies", "keypoint_groups", "default_joint_pos", "action_scale", "history_length",
     "goal_offsets", "observation_clip",
 )
@@ -55,8 +55,7 @@ class Sim2Sim:
         import mujoco
         import onnxruntime
 
-        from mimicjax.deploy.onnx_export import ACTION, INPUT, read_metadata
-        from mimicjax.robots import g1
+        from mimicjax.deploy.onnx_export import ACTION, INPUT, read_metadata, robot_of_metadata
 
         self.onnx_path = Path(onnx_path)
         if not self.onnx_path.is_file():
@@ -71,8 +70,8 @@ class Sim2Sim:
                              f"POLICY.onnx` of this version")
         self.spec = obs_lib.ObservationSpec.from_metadata(self.meta)
         get = lambda key: json.loads(self.meta[key])  # noqa: E731
-        self.variant = self.meta["variant"]
-        self.model = g1.load_model(self.variant)
+        self.robot = robot_of_metadata(self.meta)
+        self.model = self.robot.load_model()
         self.model.opt.timestep = get("physics_dt")
         if get("solver_iterations") is not None:
             self.model.opt.iterations = get("solver_iterations")
@@ -179,14 +178,12 @@ def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 4
     """Every clip (or `clips`) of the motion library from its start; results in `mimicjax eval`'s format:
     top-level success_rate/keypoint_error, "overall", "clips" (a summary per clip) and "per_episode"."""
     sim = Sim2Sim(onnx_path)
-    from mimicjax.robots import g1
-
     motion = obs_lib.ReferenceMotion.load(motions_path)
-    library_joints, policy_joints = motion.arrays["joint_pos"].shape[-1], len(g1.spec(sim.variant).joint_names)
+    library_joints, policy_joints = motion.arrays["joint_pos"].shape[-1], sim.robot.num_joints
     if library_joints != policy_joints:
         raise ValueError(
-            f"{motions_path} holds motion of a {library_joints}-joint G1, but the policy in {onnx_path} drives the "
-            f"G1 {sim.variant} ({policy_joints} joints); pass a library retargeted with `--robot g1_{sim.variant}` "
+            f"{motions_path} holds motion of a {library_joints}-joint robot, but the policy in {onnx_path} drives the "
+            f"{sim.robot.title} ({policy_joints} joints); pass a library retargeted with `--robot {sim.robot.name}` "
             f"(e.g. the one it was trained on)")
     clips = list(range(motion.num_clips)) if clips is None else list(clips)
     for clip in clips:

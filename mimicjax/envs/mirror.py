@@ -1,7 +1,7 @@
 """Left-right mirror transforms of observations and actions (T_s and T_a of the symmetry loss).
 
 The reflection is y -> -y through the pelvis' sagittal plane, with left and right body parts swapped
-(`mimicjax.robots.g1` holds the robot's mirror map). Every observation is a flat concatenation of named
+(`mimicjax.robots.base.Robot` holds the robot's mirror map). Every observation is a flat concatenation of named
 blocks (`observations.Block`), each tagged with how it transforms; the transform of a whole observation
 is then a signed permutation `x' = sign * x[perm]`, built once in NumPy from the blocks, so applying it
 inside jit is one gather and one multiply, and it is an involution by construction (checked in tests).
@@ -15,9 +15,9 @@ carried along):
 | `vector`               | (3,)           | (x, y, z) -> (x, -y, z): positions, linear velocities, gravity |
 | `pseudovector`         | (3,)           | (x, y, z) -> (-x, y, -z): angular velocities |
 | `rot6d`                | (6,)           | first two columns (c0, c1) of a rotation matrix A -> of M A M, M = diag(1, -1, 1) |
-| `joint`                | (n,)           | joint angles, velocities, actions: `g1.mirror_joint_pos` |
+| `joint`                | (n,)           | joint angles, velocities, actions: `base.mirror_joint_pos` |
 | `joint_scale`          | (n,)           | per-joint magnitudes (gain scales): left/right swapped, no sign |
-| `body_scale`           | (nbody,)       | per-body magnitudes over `spec.body_names`: swapped, no sign |
+| `body_scale`           | (nbody,)       | per-body magnitudes over `robot.body_names`: swapped, no sign |
 | `keypoint_vector`      | (K, 3)         | keypoints swapped, each a `vector` |
 | `keypoint_pseudovector`| (K, 3)         | keypoints swapped, each a `pseudovector` |
 | `keypoint_rot6d`       | (K, 6)         | keypoints swapped, each a `rot6d` |
@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from mimicjax.robots import g1 as g1_lib
+from mimicjax.robots.base import Robot, mirror_joint_pos
 
 _VECTOR = np.array([1.0, -1.0, 1.0])
 _PSEUDO = np.array([-1.0, 1.0, -1.0])
@@ -52,7 +52,7 @@ KINDS = (
 )
 
 
-def mirror_block(spec: g1_lib.G1Spec, kind: str, x):
+def mirror_block(robot: Robot, kind: str, x):
     """Mirror one block `x` (NumPy or JAX) of the given kind; see the module table."""
     if kind == "invariant":
         return x
@@ -63,17 +63,17 @@ def mirror_block(spec: g1_lib.G1Spec, kind: str, x):
     if kind == "rot6d":
         return x * _ROT6D
     if kind == "joint":
-        return x[..., spec.mirror_perm] * spec.mirror_sign
+        return x[..., robot.mirror_perm] * robot.mirror_sign
     if kind == "joint_scale":
-        return x[..., spec.mirror_perm]
+        return x[..., robot.mirror_perm]
     if kind == "body_scale":
-        return x[..., spec.body_mirror_perm]
+        return x[..., robot.body_mirror_perm]
     if kind == "keypoint_vector":
-        return x[..., spec.keypoint_mirror_perm, :] * _VECTOR
+        return x[..., robot.keypoint_mirror_perm, :] * _VECTOR
     if kind == "keypoint_pseudovector":
-        return x[..., spec.keypoint_mirror_perm, :] * _PSEUDO
+        return x[..., robot.keypoint_mirror_perm, :] * _PSEUDO
     if kind == "keypoint_rot6d":
-        return x[..., spec.keypoint_mirror_perm, :] * _ROT6D
+        return x[..., robot.keypoint_mirror_perm, :] * _ROT6D
     if kind == "foot_pair":
         return x[..., ::-1]
     raise ValueError(f"unknown mirror kind {kind!r}; known kinds: {', '.join(KINDS)}")
@@ -105,7 +105,7 @@ class SignedPermutation:
         return bool(np.array_equal(self.perm[self.perm], np.arange(self.size)) and np.all(self.sign * self.sign[self.perm] == 1.0))
 
 
-def signed_permutation(spec: g1_lib.G1Spec, blocks: Sequence) -> SignedPermutation:
+def signed_permutation(robot: Robot, blocks: Sequence) -> SignedPermutation:
     """The reflection of a flat observation made of `blocks` (each with `.shape` and `.mirror`)."""
     perms, signs = [], []
     offset = 0
@@ -114,7 +114,7 @@ def signed_permutation(spec: g1_lib.G1Spec, blocks: Sequence) -> SignedPermutati
         # Mirror the 1-based signed indices: every kind is a signed permutation, so each output entry
         # is +-(index + 1) of the input entry it came from.
         index = (np.arange(size, dtype=np.float64) + 1.0).reshape(block.shape)
-        out = np.asarray(mirror_block(spec, block.mirror, index)).reshape(-1)
+        out = np.asarray(mirror_block(robot, block.mirror, index)).reshape(-1)
         if out.shape != (size,) or not np.array_equal(np.sort(np.abs(out)), np.arange(1, size + 1)):
             raise ValueError(f"observation block {block.name!r} of shape {block.shape} does not fit mirror kind {block.mirror!r}")
         perms.append(np.abs(out).astype(np.int64) - 1 + offset)
@@ -125,14 +125,14 @@ def signed_permutation(spec: g1_lib.G1Spec, blocks: Sequence) -> SignedPermutati
     return SignedPermutation(np.concatenate(perms), np.concatenate(signs))
 
 
-def action_mirror(spec: g1_lib.G1Spec) -> Callable:
+def action_mirror(robot: Robot) -> Callable:
     """T_a: actions are joint-position offsets around a mirror-symmetric default pose, so they mirror as joints."""
-    default = np.asarray(spec.default_pose)
-    if not np.allclose(g1_lib.mirror_joint_pos(spec, default), default, atol=1e-6) or not np.allclose(
-        spec.action_scale[spec.mirror_perm], spec.action_scale
+    default = np.asarray(robot.default_pose)
+    if not np.allclose(mirror_joint_pos(robot, default), default, atol=1e-6) or not np.allclose(
+        robot.action_scale[robot.mirror_perm], robot.action_scale
     ):
-        raise ValueError(f"the G1 {spec.variant} default pose or action scale is not mirror-symmetric; actions cannot be mirrored")
-    return signed_permutation(spec, [_ActionBlock(spec.num_joints)])
+        raise ValueError(f"the {robot.title} default pose or action scale is not mirror-symmetric; actions cannot be mirrored")
+    return signed_permutation(robot, [_ActionBlock(robot.num_joints)])
 
 
 class _ActionBlock:

@@ -1,9 +1,9 @@
-"""The MJX simulation core: a batch of G1 robots under PD control.
+"""The MJX simulation core: a batch of robots under PD control.
 
-`make_sim(config)` compiles the robot model once and returns a `Sim` pytree; everything else is a pure
+`make_sim(robot, config)` compiles the robot model once and returns a `Sim` pytree; everything else is a pure
 function of it, meant to be jitted and vmapped over environments:
 
-    sim, mj_model = make_sim(SimConfig(variant="29dof"))
+    sim, mj_model = make_sim(robots.get("g1_29dof"), SimConfig())
     data = reset(sim, jax.random.key(0), batch=4096)          # batched mjx.Data at the stand pose
     data = batched_step(sim, data, targets)                   # one 50 Hz control step = 4 physics steps
 
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from mimicjax.envs.host_physics import HostEngine, default_threads
-from mimicjax.robots import g1
+from mimicjax.robots import Robot
 
 Impl = Literal["auto", "jax", "warp", "c"]
 
@@ -40,7 +40,6 @@ def import_mjx():
 
 @dataclasses.dataclass(frozen=True)
 class SimConfig:
-    variant: str = "29dof"
     control_hz: float = 50.0
     physics_hz: float = 200.0
     # "jax": MJX's JAX implementation (CPU, TPU, GPU). "warp": MuJoCo Warp (NVIDIA GPUs, needs the
@@ -55,7 +54,6 @@ class SimConfig:
     solver: Literal["newton", "cg"] | None = None
     solver_iterations: int | None = None
     line_search_iterations: int | None = None
-    model_path: str | None = None  # another MJCF of the same variant, e.g. a modified copy
     # Warp allocates contact and constraint buffers up front (per world).
     warp_contacts_per_env: int = 32
     warp_constraints_per_env: int = 160
@@ -115,9 +113,9 @@ def _solver_table():
 _SOLVERS = _solver_table()
 
 
-def load_mj_model(config: SimConfig):
+def load_mj_model(robot: Robot, config: SimConfig):
     """The host-side MuJoCo model with the config's timestep and solver settings applied."""
-    model = g1.load_model(config.variant, config.model_path)
+    model = robot.load_model()
     substeps_per_control(config)  # validate before anything is compiled
     model.opt.timestep = 1.0 / config.physics_hz
     if config.solver is not None:
@@ -131,10 +129,10 @@ def load_mj_model(config: SimConfig):
     return model
 
 
-def make_sim(config: SimConfig = SimConfig()):
+def make_sim(robot: Robot, config: SimConfig = SimConfig()):
     """Compile the robot for MJX. Returns `(sim, mj_model)`; the MjModel is for rendering and baselines."""
     mjx = import_mjx()
-    mj_model = load_mj_model(config)
+    mj_model = load_mj_model(robot, config)
     impl = resolve_impl(config.impl)
     if impl == "warp" and not _warp_available():
         raise ValueError("sim.impl='warp' needs the Warp runtime: pip install 'mimicjax[cuda]'")

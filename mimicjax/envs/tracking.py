@@ -1,8 +1,8 @@
-"""The motion-tracking env: a G1 in MJX following clips of a `MotionLibrary` (GenMimic's task).
+"""The motion-tracking env: a robot in MJX following clips of a `MotionLibrary` (GenMimic's task).
 
 Each env follows one clip from a random start time; reset puts the robot exactly on the reference frame
 (reference state initialisation). Actions are joint-position offsets around the default pose, times
-`spec.action_scale`, held by the PD actuators for one 50 Hz control step. Episodes end as failures
+`robot.action_scale`, held by the PD actuators for one 50 Hz control step. Episodes end as failures
 (`terminated`) when the robot falls or a keypoint drifts too far from its goal, and are cut
 (`truncated`, bootstrapped) at the episode limit or at the end of the clip; `step` then starts a new
 episode on a newly sampled clip (`base.auto_reset`), or at `info["next_start"]` when a trainer with an
@@ -41,14 +41,16 @@ from mimicjax.envs.terminations import TerminationConfig
 from mimicjax.motion import library as motion_lib
 from mimicjax.motion import sampler as sampler_lib
 from mimicjax.motion.sampler import SamplerConfig
-from mimicjax.robots import g1 as g1_lib
-from mimicjax.robots.kinematics import g1_tree
+from mimicjax import robots
+from mimicjax.robots import Robot
 
 _GEOM_SPHERE, _GEOM_CAPSULE = 2, 3  # mujoco.mjtGeom values
 
 
 @dataclasses.dataclass(frozen=True)
 class TrackingConfig:
+    robot: str = robots.DEFAULT_ROBOT  # a name of `robots.names()`, e.g. "g1_23dof" or "h1"
+    robot_mjcf: str | None = None  # another model file of that robot (physics and kinematics follow it)
     sim: sim_lib.SimConfig = sim_lib.SimConfig()
     episode_seconds: float = 10.0  # episode limit (truncation); clips also end episodes at their end
     random_start: bool = True  # start at a uniformly random time of the clip (else at its start)
@@ -65,13 +67,14 @@ class TrackingConfig:
     reset_kinematics: bool = False
 
     def __post_init__(self):
+        robots.definition(self.robot)  # an unknown name fails when the config is built, with the known ones
         # Keypoint and group names are the robot's: a typo fails when the config is built, not in the env.
         if self.rewards.keypoint_group_weights or self.rewards.keypoint_weight_overrides:
-            reward_lib.keypoint_weights(g1_lib.spec(self.sim.variant), self.rewards)
+            reward_lib.keypoint_weights(self.load_robot(), self.rewards)
 
-    @property
-    def variant(self) -> str:
-        return self.sim.variant
+    def load_robot(self) -> Robot:
+        """The `Robot` this config names (built once per name and model file)."""
+        return robots.get(self.robot, self.robot_mjcf)
 
     def evaluation(self) -> "TrackingConfig":
         """The same task without domain randomisation, pushes, action delay or observation noise."""
@@ -96,19 +99,18 @@ def _split(raw, num: int):
 
 
 class TrackingEnv(Env):
-    """Keypoint-conditioned motion tracking of `library` clips by the G1 (see the module docstring)."""
+    """Keypoint-conditioned motion tracking of `library` clips by the robot (see the module docstring)."""
 
     def __init__(self, config: TrackingConfig, library, sim: sim_lib.Sim | None = None, mj_model=None):
         self.config = config
-        variant = config.variant
-        self.spec = spec = g1_lib.spec(variant)
+        self.robot = robot = config.load_robot()
         self._check_library(library)
         if sim is None:
-            sim, mj_model = sim_lib.make_sim(config.sim)
+            sim, mj_model = sim_lib.make_sim(robot, config.sim)
         elif mj_model is None:
-            mj_model = sim_lib.load_mj_model(config.sim)
-        if int(sim.default_ctrl.shape[0]) != spec.num_joints:
-            raise ValueError(f"the sim has {int(sim.default_ctrl.shape[0])} actuators but the G1 {variant} has {spec.num_joints} joints")
+            mj_model = sim_lib.load_mj_model(robot, config.sim)
+        if int(sim.default_ctrl.shape[0]) != robot.num_joints:
+            raise ValueError(f"the sim has {int(sim.default_ctrl.shape[0])} actuators but the {robot.title} has {robot.num_joints} joints")
         if sim.host is not None and config.randomization.enabled:
             raise ValueError(
                 "sim.impl='c' steps one shared MuJoCo model, so it cannot randomise masses, friction or gains "
@@ -116,7 +118,7 @@ class TrackingEnv(Env):
             )
         self.sim = sim
         self.library = library
-        self.tree = g1_tree(variant)
+        self.tree = robot.tree
         self.dt = float(sim.control_dt)
         self.max_steps = int(math.ceil(config.episode_seconds / self.dt - 1e-9))
         if self.max_steps < 1:
@@ -134,42 +136,42 @@ class TrackingEnv(Env):
         self.sampler_config = config.sampler if (config.sampler.enabled and config.random_start) else None
 
         f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-        self.default_pose = f32(spec.default_pose)
-        self.action_scale = f32(spec.action_scale)
-        self.joint_low, self.joint_high = f32(spec.joint_range[:, 0]), f32(spec.joint_range[:, 1])
-        self.effort_limit = f32(spec.effort_limit)
-        self.keypoint_ids = np.asarray(spec.keypoint_body_ids)
-        self.keypoint_weights = reward_lib.keypoint_weights(spec, config.rewards)
-        self.keypoint_groups = tuple(dict.fromkeys(spec.keypoint_groups))
-        self._group_masks = {g: f32([kg == g for kg in spec.keypoint_groups]) for g in self.keypoint_groups}
+        self.default_pose = f32(robot.default_pose)
+        self.action_scale = f32(robot.action_scale)
+        self.joint_low, self.joint_high = f32(robot.joint_range[:, 0]), f32(robot.joint_range[:, 1])
+        self.effort_limit = f32(robot.effort_limit)
+        self.keypoint_ids = np.asarray(robot.keypoint_body_ids)
+        self.keypoint_weights = reward_lib.keypoint_weights(robot, config.rewards)
+        self.keypoint_groups = tuple(dict.fromkeys(robot.keypoint_groups))
+        self._group_masks = {g: f32([kg == g for kg in robot.keypoint_groups]) for g in self.keypoint_groups}
         self._setup_geoms(mj_model)
 
-        n, k, nb = spec.num_joints, len(spec.keypoint_bodies), len(spec.body_names)
+        n, k, nb = robot.num_joints, len(robot.keypoint_bodies), len(robot.body_names)
         self.proprio_layout = obs_lib.proprio_layout(n)
         self.student_layout = obs_lib.student_layout(n, k, obs_cfg)
         self.privileged_layout = obs_lib.privileged_layout(n, k, nb, obs_cfg)
         self._mirrors = {
-            "teacher": mirror_lib.signed_permutation(spec, self.privileged_layout),
-            "critic": mirror_lib.signed_permutation(spec, self.privileged_layout),
-            "student": mirror_lib.signed_permutation(spec, self.student_layout),
+            "teacher": mirror_lib.signed_permutation(robot, self.privileged_layout),
+            "critic": mirror_lib.signed_permutation(robot, self.privileged_layout),
+            "student": mirror_lib.signed_permutation(robot, self.student_layout),
         }
         self._mirrors["actor"] = self._mirrors[obs_cfg.actor]
-        self._action_mirror = mirror_lib.action_mirror(spec)
+        self._action_mirror = mirror_lib.action_mirror(robot)
         self.metric_names = self._metric_names()
         self._offsets = (0.0,) + tuple(obs_cfg.goal_offsets) + tuple(obs_cfg.student_goal_offsets)
-        k3 = len(spec.keypoint_bodies) * 3
+        k3 = len(robot.keypoint_bodies) * 3
         self._noise_size = obs_lib.proprio_noise_size(n) + k3 * (len(obs_cfg.goal_offsets) + len(obs_cfg.student_goal_offsets))
 
     # ------------------------------------------------------------------------------------ setup
 
     def _check_library(self, library):
-        meta, spec = library.meta, self.spec
-        if meta.variant != spec.variant:
-            raise ValueError(f"the motion library is for the G1 {meta.variant} but the env is the G1 {spec.variant}; "
-                             f"set sim.variant={meta.variant!r} or rebuild the library for {spec.variant}")
-        if tuple(meta.keypoint_names) != tuple(spec.keypoint_bodies):
+        meta, robot = library.meta, self.robot
+        if meta.robot != robot.name:
+            raise ValueError(f"the motion library is for the {meta.robot} but the env is the {robot.name}; "
+                             f"set env.robot={meta.robot!r} or retarget the motions with --robot {robot.name}")
+        if tuple(meta.keypoint_names) != tuple(robot.keypoint_bodies):
             raise ValueError(f"the motion library's keypoints {list(meta.keypoint_names)} differ from the robot's "
-                             f"{list(spec.keypoint_bodies)}; rebuild the library with this version")
+                             f"{list(robot.keypoint_bodies)}; rebuild the library with this version")
         if library.num_clips < 1:
             raise ValueError("the motion library has no clips")
 
@@ -177,8 +179,8 @@ class TrackingEnv(Env):
         names = [mj_model.geom(i).name for i in range(mj_model.ngeom)]
         self.floor_geom = names.index("floor")
         body_names = [mj_model.body(i).name for i in range(mj_model.nbody)]
-        feet = [body_names.index(f"{side}_ankle_roll_link") for side in ("left", "right")]
-        self.torso_body = body_names.index("torso_link")
+        feet = [body_names.index(foot) for foot in self.robot.feet]
+        self.torso_body = body_names.index(self.robot.torso)
         bodies, types, sizes = mj_model.geom_bodyid, mj_model.geom_type, mj_model.geom_size
 
         def geoms(mask):
@@ -195,7 +197,8 @@ class TrackingEnv(Env):
         is_sphere = types == _GEOM_SPHERE
         self._soles = [geoms(is_sphere & (bodies == foot)) for foot in feet]
         if any(len(s["body"]) == 0 for s in self._soles):
-            raise ValueError("the G1 model has no sole spheres on its ankle_roll links; foot contacts cannot be sensed")
+            raise ValueError(f"the {self.robot.title} model has no sphere geoms on its feet {self.robot.feet}; "
+                             "foot contacts cannot be sensed")
         robot = (bodies != 0) & ~np.isin(bodies, feet) & np.isin(types, (_GEOM_SPHERE, _GEOM_CAPSULE))
         self._body_geoms = geoms(robot)
         pair_geoms = np.stack([mj_model.pair_geom1, mj_model.pair_geom2], axis=1) if mj_model.npair else np.zeros((0, 2), int)
@@ -221,7 +224,7 @@ class TrackingEnv(Env):
 
     @property
     def action_size(self) -> int:
-        return self.spec.num_joints
+        return self.robot.num_joints
 
     def observation_layout(self, name: str) -> tuple[obs_lib.Block, ...]:
         """The blocks of observation `name` ("actor", "critic", "teacher" or "student")."""
@@ -263,7 +266,7 @@ class TrackingEnv(Env):
     def _reset(self, rng, clip, time) -> State:
         cfg = self.config
         k_next, k_uniform = _split(_key_data(rng), 2)
-        n, nbody = self.spec.num_joints, len(self.tree.parents)
+        n, nbody = self.robot.num_joints, len(self.tree.parents)
         sizes = (2, rand_lib.num_uniforms(nbody, n), 1, self._noise_size)
         u = jax.random.uniform(k_uniform, (sum(sizes),), jnp.float32)
         u_start, u_rand, u_push, u_noise = jnp.split(u, np.cumsum(sizes[:-1]))
@@ -472,7 +475,7 @@ class TrackingEnv(Env):
         n_teacher = len(cfg.goal_offsets)
         teacher_future = jax.tree.map(lambda x: x[1:1 + n_teacher], future)
         student_future = jax.tree.map(lambda x: x[1 + n_teacher:], future)
-        sizes = (obs_lib.proprio_noise_size(self.spec.num_joints), teacher_future.keypoint_pos.size, student_future.keypoint_pos.size)
+        sizes = (obs_lib.proprio_noise_size(self.robot.num_joints), teacher_future.keypoint_pos.size, student_future.keypoint_pos.size)
         u_proprio, u_teacher, u_student = jnp.split(u_noise, np.cumsum(sizes[:-1]))
 
         clean = obs_lib.proprio_values(robot, self.default_pose, last_action)

@@ -170,7 +170,7 @@ def evaluate(
     if html is not None:
         from mimicjax.eval import html as html_lib
 
-        html_lib.write_html(html, config.env.variant, segments)
+        html_lib.write_html(html, config.env.load_robot(), segments)
         result["html"] = str(html)
     atomic_write_text(out, dumps(result) + "\n")
     if log:
@@ -241,14 +241,14 @@ def _render_video(out, config, segments, fps: float, size) -> bool:
 
     from mimicjax.eval import render
 
-    reason = render.gl_unavailable(config.env.variant)
+    reason = render.gl_unavailable()
     if reason is not None:
         print(f"mimicjax eval: skipping the video: no offscreen OpenGL backend works here ({reason}). "
               f"Install OSMesa (libosmesa6) or EGL, or set MUJOCO_GL=osmesa|egl; --html needs no OpenGL.",
               file=sys.stderr)
         return False
     width, height = size
-    render.write_video(out, config.env.variant, segments, fps=fps, width=width, height=height,
+    render.write_video(out, config.env.load_robot(), segments, fps=fps, width=width, height=height,
                        progress=sys.stderr.isatty())
     return True
 

@@ -30,22 +30,20 @@ KEYPOINT_RGBA = (0.9, 0.1, 0.1, 1.0)
 KEYPOINT_RADIUS = 0.03  # m
 
 
-def replay_model(variant: str, robot, num_keypoints: int, ghost: bool):
+def replay_model(robot, mj_model, num_keypoints: int, ghost: bool):
     """(MjModel, ghost body ids [B] (robot body b -> its ghost), keypoint body ids [K]) of the replay scene;
-    `robot` is the robot's own MjModel (`g1.load_model(variant)`)."""
+    `mj_model` is the `Robot`'s own MjModel (`robot.load_model()`)."""
     import mujoco
 
-    from mimicjax.robots import g1
-
-    spec = mujoco.MjSpec.from_file(str(g1.model_path(variant)))
+    spec = mujoco.MjSpec.from_file(str(robot.model_path))
     ghost_names = []
     if ghost:
-        for body in range(1, robot.nbody):
-            name = f"ghost/{robot.body(body).name}"
+        for body in range(1, mj_model.nbody):
+            name = f"ghost/{mj_model.body(body).name}"
             ghost_body = spec.worldbody.add_body(name=name, mocap=True)
-            for geom in np.flatnonzero(robot.geom_bodyid == body):
-                ghost_body.add_geom(type=mujoco.mjtGeom(int(robot.geom_type[geom])), size=robot.geom_size[geom],
-                                    pos=robot.geom_pos[geom], quat=robot.geom_quat[geom], rgba=GHOST_RGBA,
+            for geom in np.flatnonzero(mj_model.geom_bodyid == body):
+                ghost_body.add_geom(type=mujoco.mjtGeom(int(mj_model.geom_type[geom])), size=mj_model.geom_size[geom],
+                                    pos=mj_model.geom_pos[geom], quat=mj_model.geom_quat[geom], rgba=GHOST_RGBA,
                                     contype=0, conaffinity=0)
             ghost_names.append(name)
     keypoint_names = []
@@ -58,12 +56,10 @@ def replay_model(variant: str, robot, num_keypoints: int, ghost: bool):
     return model, [model.body(n).id for n in ghost_names], [model.body(n).id for n in keypoint_names]
 
 
-def body_poses(variant: str, segments) -> tuple[object, np.ndarray, np.ndarray]:
+def body_poses(robot, segments) -> tuple[object, np.ndarray, np.ndarray]:
     """(replay model, positions [F, nbody - 1, 3], quaternions wxyz [F, nbody - 1, 4]) of every frame of
     every `render.Segment` in turn."""
     import mujoco
-
-    from mimicjax.robots import g1
 
     segments = list(segments)
     if not segments:
@@ -71,16 +67,16 @@ def body_poses(variant: str, segments) -> tuple[object, np.ndarray, np.ndarray]:
     keypoints = [s.keypoints for s in segments if s.keypoints is not None]
     num_keypoints = keypoints[0].shape[1] if keypoints else 0
     ghost = any(s.ghost_qpos is not None for s in segments)
-    robot = g1.load_model(variant)
-    model, ghost_ids, keypoint_ids = replay_model(variant, robot, num_keypoints, ghost)
-    data, reference = mujoco.MjData(model), mujoco.MjData(robot)
+    mj_model = robot.load_model()
+    model, ghost_ids, keypoint_ids = replay_model(robot, mj_model, num_keypoints, ghost)
+    data, reference = mujoco.MjData(model), mujoco.MjData(mj_model)
     positions, rotations = [], []
     for segment in segments:
         for t in range(len(segment.qpos)):
             data.qpos[:] = segment.qpos[t]
             if segment.ghost_qpos is not None:
                 reference.qpos[:] = segment.ghost_qpos[t]
-                mujoco.mj_kinematics(robot, reference)
+                mujoco.mj_kinematics(mj_model, reference)
                 for body, ghost_body in enumerate(ghost_ids, start=1):
                     mocap = model.body_mocapid[ghost_body]
                     data.mocap_pos[mocap], data.mocap_quat[mocap] = reference.xpos[body], reference.xquat[body]
@@ -106,10 +102,10 @@ def _quiet_brax():
     return base, brax_html, mjcf
 
 
-def replay_html(variant: str, segments, height: int | str = 480) -> str:
+def replay_html(robot, segments, height: int | str = 480) -> str:
     """The page (HTML text) replaying `render.Segment`s one after another."""
     base, brax_html, mjcf = _quiet_brax()
-    model, positions, rotations = body_poses(variant, segments)
+    model, positions, rotations = body_poses(robot, segments)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Brax's notice that its own pipelines are unmaintained
         system = mjcf.load_model(model)
@@ -118,10 +114,10 @@ def replay_html(variant: str, segments, height: int | str = 480) -> str:
     return brax_html.render(system, states, height=height, colab=False)
 
 
-def write_html(out: str | Path, variant: str, segments, height: int | str = 480) -> int:
+def write_html(out: str | Path, robot, segments, height: int | str = 480) -> int:
     """Write the replay of `segments` to `out` atomically. Returns the number of frames."""
     from mimicjax.io_utils import atomic_write_text
 
     segments = list(segments)
-    atomic_write_text(out, replay_html(variant, segments, height))
+    atomic_write_text(out, replay_html(robot, segments, height))
     return sum(len(s.qpos) for s in segments)

@@ -26,7 +26,7 @@ MAX_EXTRA_DISTANCE = 5.0  # m the camera backs away at most as robot and ghost s
 _GL_REASON: dict[str, str | None] = {}
 
 
-def gl_unavailable(variant: str = "23dof") -> str | None:
+def gl_unavailable() -> str | None:
     """None when an offscreen OpenGL context works; otherwise the reason it does not.
 
     Checked once per process: after a failed attempt MuJoCo's GL setup can abort the process on the next
@@ -36,9 +36,7 @@ def gl_unavailable(variant: str = "23dof") -> str | None:
         try:
             import mujoco
 
-            from mimicjax.robots import g1
-
-            with mujoco.Renderer(g1.load_model(variant), height=8, width=8):
+            with mujoco.Renderer(mujoco.MjModel.from_xml_string("<mujoco/>"), height=8, width=8):
                 pass
             reason = None
         except Exception as error:  # GLFW/EGL/OSMesa failures come as several exception types
@@ -98,7 +96,7 @@ class Segment:
                 raise ValueError(f"{name} has {len(value)} frames but qpos has {count}")
 
 
-def render_episode_frames(variant: str, segments, width: int = 640, height: int = 480, distance: float = 3.0,
+def render_episode_frames(robot, segments, width: int = 640, height: int = 480, distance: float = 3.0,
                           azimuth: float = 135.0, elevation: float = -15.0, ghost_rgba=GHOST_RGBA,
                           progress: bool = False):
     """Yield RGB frames (height, width, 3) uint8 of every `Segment` in turn: the robot at `qpos`, its ghost
@@ -106,10 +104,9 @@ def render_episode_frames(variant: str, segments, width: int = 640, height: int 
     import mujoco
 
     from mimicjax.motion.render import KEYPOINT_RADIUS, KEYPOINT_RGBA, ROBOT_ALPHA, _add_spheres
-    from mimicjax.robots import g1
 
     segments = list(segments)
-    model = g1.load_model(variant)
+    model = robot.load_model()
     if any(s.keypoints is not None for s in segments):
         model.geom_rgba[model.geom_bodyid > 0, 3] = ROBOT_ALPHA  # see the goal spheres through the limbs
     model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
@@ -149,7 +146,7 @@ def render_episode_frames(variant: str, segments, width: int = 640, height: int 
             yield renderer.render().copy()
 
 
-def write_video(out: str | Path, variant: str, segments, fps: float, width: int = 640, height: int = 480,
+def write_video(out: str | Path, robot, segments, fps: float, width: int = 640, height: int = 480,
                 progress: bool = False) -> int:
     """Render `Segment`s one after another into one H.264 mp4, atomically. Returns the frame count."""
     import imageio.v2 as imageio
@@ -165,7 +162,7 @@ def write_video(out: str | Path, variant: str, segments, fps: float, width: int 
         warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
         writer = imageio.get_writer(str(tmp), fps=fps, codec="libx264", macro_block_size=1, quality=7)
         try:
-            for frame in render_episode_frames(variant, segments, width, height, progress=progress):
+            for frame in render_episode_frames(robot, segments, width, height, progress=progress):
                 writer.append_data(frame)
                 count += 1
         finally:
@@ -175,7 +172,7 @@ def write_video(out: str | Path, variant: str, segments, fps: float, width: int 
 
 def write_episode_video(
     out: str | Path,
-    variant: str,
+    robot,
     qpos: np.ndarray,
     keypoints: np.ndarray,
     fps: float,
@@ -189,7 +186,7 @@ def write_episode_video(
     if np.ndim(qpos) != 2 or len(qpos) == 0 or len(keypoints) != len(qpos):
         raise ValueError(f"an episode video needs qpos [S, nq] and keypoints [S, K, 3] with S > 0, got "
                          f"{np.shape(qpos)} and {np.shape(keypoints)}")
-    return write_video(out, variant, [Segment(qpos, ghost_qpos, keypoints)], fps, width, height, progress)
+    return write_video(out, robot, [Segment(qpos, ghost_qpos, keypoints)], fps, width, height, progress)
 
 
 __all__ = [

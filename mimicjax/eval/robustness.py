@@ -81,7 +81,7 @@ def check_out_dir(out: Path, request: dict) -> None:
         atomic_write_text(path, json.dumps(request, indent=1) + "\n")
 
 
-def level_library(motions, level: float, seed: int, variant: str, out: Path, retarget_steps: int | None,
+def level_library(motions, level: float, seed: int, robot, out: Path, retarget_steps: int | None,
                   artefacts=None) -> Path:
     """The perturbed, retargeted library of one level (made once, then reused)."""
     from mimicjax.motion import noise
@@ -94,8 +94,8 @@ def level_library(motions, level: float, seed: int, variant: str, out: Path, ret
     noisy = [noise.perturb(m, level, seed, artefacts or noise.ARTEFACT_NAMES) for m in motions]
     config = RetargetConfig() if retarget_steps is None else RetargetConfig(steps=retarget_steps)
     names = [Path(m.source.split(" [")[0]).stem for m in motions]
-    results = retarget_motions(noisy, variant=variant, config=config, names=names)
-    save_library(build_library([r.motion for r in results], variant=variant, names=names), path)
+    results = retarget_motions(noisy, robot, config=config, names=names)
+    save_library(build_library([r.motion for r in results], robot, names=names), path)
     return path
 
 
@@ -119,10 +119,10 @@ def run(args: argparse.Namespace) -> dict:
     labels = [policy_label(run_dir) for run_dir in args.run_dir]
     if len(set(labels)) != len(labels):
         raise ValueError(f"two --run-dir folders share the name {labels}; their results would collide")
-    variants = {read_run_config(run_dir).env.variant for run_dir in args.run_dir}
-    if len(variants) != 1:
-        raise ValueError(f"the policies drive different robots ({sorted(variants)}); benchmark one variant at a time")
-    variant = variants.pop()
+    robot_names = {read_run_config(run_dir).env.robot for run_dir in args.run_dir}
+    if len(robot_names) != 1:
+        raise ValueError(f"the policies drive different robots ({sorted(robot_names)}); benchmark one robot at a time")
+    robot = read_run_config(args.run_dir[0]).env.load_robot()
     artefacts = parse_artefacts(args.artefacts)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> dict:
     table = {label: [] for label in labels}
     for i, level in enumerate(levels):
         print(f"[robustness] level {level:g} ({i + 1}/{len(levels)})", file=sys.stderr, flush=True)
-        library = level_library(motions, level, args.seed, variant, out, args.retarget_steps, artefacts)
+        library = level_library(motions, level, args.seed, robot, out, args.retarget_steps, artefacts)
         for run_dir, label in zip(args.run_dir, labels):
             path = out / f"{label}_level_{level:g}.json"
             if not path.is_file():
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict:
     plot_robustness(table, out / "robustness.png")
     return {
         "benchmark": "robustness",
-        "variant": variant,
+        "robot": robot.name,
         "clips": [Path(p).stem for p in args.motions],
         "levels": levels,
         "artefacts": list(artefacts),

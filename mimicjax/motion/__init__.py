@@ -1,10 +1,10 @@
-"""G1 motion data: file readers/writers (`robot_files`), the checks and repairs every reader shares (`validate`) and
+"""Robot motion data: file readers/writers (`robot_files`), the checks and repairs every reader shares (`validate`) and
 the packed `MotionLibrary` (`library`).
 
 Names are imported on first use, so `mimicjax --help` (which imports `mimicjax.motion.commands`) stays fast.
 """
 
-_FILE_NAMES = ("G1Motion", "load_g1_clips", "load_g1_motion", "save_g1_motion")
+_FILE_NAMES = ("RobotMotion", "load_robot_clips", "load_robot_motion", "save_robot_motion")
 _VALIDATE_NAMES = ("MotionFormatError", "MotionRepairWarning")
 
 
@@ -20,4 +20,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'mimicjax.motion' has no attribute {name!r}")
 
 
-__all__ = ["G1Motion", "MotionFormatError", "MotionRepairWarning", "load_g1_clips", "load_g1_motion", "save_g1_motion"]
+__all__ = ["MotionFormatError", "MotionRepairWarning", "RobotMotion", "load_robot_clips", "load_robot_motion", "save_robot_motion"]

@@ -1,4 +1,4 @@
-"""`MotionLibrary`: every G1 clip of a training run packed into device arrays, sampled inside jit.
+"""`MotionLibrary`: every clip of a training run packed into device arrays, sampled inside jit.
 
 Layout (all leaves are arrays, so the library is a pytree that `jit`, `vmap` and `device_put` accept):
 
@@ -14,7 +14,7 @@ Sharding: `sample` gathers arbitrary frames, so the usual layout replicates the 
 library too large to replicate can shard axis 0 of the per-frame leaves; the gathers then become
 collectives, which XLA inserts by itself.
 
-Metadata (robot variant, joint and keypoint names, clip names, source files and their sha256) rides
+Metadata (robot name, joint and keypoint names, clip names, source files and their sha256) rides
 along as a static, hashable field, and everything is saved as ONE npz written atomically.
 """
 
@@ -32,6 +32,7 @@ import numpy as np
 from flax import struct
 from scipy.spatial.transform import Rotation
 
+from mimicjax import robots
 from mimicjax.math.rotations import quat_slerp
 from mimicjax.motion.validate import MotionFormatError, fail
 
@@ -40,11 +41,16 @@ _FRAME_FIELDS = ("root_pos", "root_quat", "joint_pos", "joint_vel", "root_lin_ve
 _CLIP_FIELDS = ("clip_start", "clip_length", "clip_fps", "clip_weight", "clip_mirror_of")
 
 
+def _robot_name(data: dict) -> str:
+    """The robot of saved metadata; libraries written before other robots existed name a G1 variant."""
+    return str(data["robot"]) if "robot" in data else f"g1_{data['variant']}"
+
+
 @dataclasses.dataclass(frozen=True)
 class LibraryMeta:
     """What the arrays mean. Hashable, so it can be a static pytree field."""
 
-    variant: str
+    robot: str  # the name of the robot the clips are for (`robots.get(robot)`)
     joint_names: tuple[str, ...]
     keypoint_names: tuple[str, ...]
     clip_names: tuple[str, ...]
@@ -58,7 +64,7 @@ class LibraryMeta:
         try:
             data = json.loads(text)
             return cls(
-                variant=str(data["variant"]),
+                robot=_robot_name(data),
                 joint_names=tuple(data["joint_names"]),
                 keypoint_names=tuple(data["keypoint_names"]),
                 clip_names=tuple(data["clip_names"]),
@@ -142,27 +148,22 @@ def _angular_velocity(quat_wxyz: np.ndarray, fps: float) -> np.ndarray:
     return vel
 
 
-def mirrored_motion(motion, variant: str):
-    """The G1 clip reflected through the pelvis' sagittal plane (y -> -y), left and right swapped."""
-    from mimicjax.robots import g1
+def mirrored_motion(motion, robot):
+    """The clip reflected through the root's sagittal plane (y -> -y), left and right swapped."""
+    from mimicjax.robots.base import mirror_qpos
 
-    spec = g1.spec(variant)
     qpos = np.concatenate([motion.root_pos, motion.root_quat, motion.joint_pos], axis=1)
-    mirrored = g1.mirror_qpos(spec, qpos)
+    mirrored = mirror_qpos(robot, qpos)
     return motion.replace(root_pos=mirrored[:, :3], root_quat=mirrored[:, 3:7], joint_pos=mirrored[:, 7:])
 
 
-def build_library(motions, variant: str = "29dof", names=None, weights=None, sources=None, mirror: bool = False) -> MotionLibrary:
-    """Pack G1 clips (`G1Motion`s, in the variant's joint order) into a `MotionLibrary`.
+def build_library(motions, robot, names=None, weights=None, sources=None, mirror: bool = False) -> MotionLibrary:
+    """Pack clips of `robot` (a `Robot`; `RobotMotion`s in its joint order) into a `MotionLibrary`.
 
     names: per-clip names (default: source stems). weights: per-clip sampling weights (default 1).
     sources: per-clip (file, sha256) pairs (default: the clip's `source` with its sha256 when the file
     exists). mirror: also add a mirrored copy of every clip, named '<name>:mirrored'.
     """
-    from mimicjax.robots import g1
-    from mimicjax.robots.kinematics import g1_body_poses
-
-    spec = g1.spec(variant)
     motions = list(motions)
     if not motions:
         raise ValueError("build_library needs at least one clip")
@@ -171,13 +172,13 @@ def build_library(motions, variant: str = "29dof", names=None, weights=None, sou
     if sources is None:
         sources = [(str(m.source), file_sha256(m.source) if m.source and Path(m.source).is_file() else "") for m in motions]
     for name, motion in zip(names, motions):
-        if tuple(motion.joint_names) != spec.joint_names:
-            raise ValueError(f"clip '{name}' has joints {len(motion.joint_names)} that are not the G1 {variant}'s "
-                             f"{spec.num_joints} in MJCF order; retarget or load it for --robot g1_{variant}")
+        if tuple(motion.joint_names) != robot.joint_names:
+            raise ValueError(f"clip '{name}' has joints {len(motion.joint_names)} that are not the {robot.title}'s "
+                             f"{robot.num_joints} in MJCF order; retarget or load it for --robot {robot.name}")
     mirror_of = [-1] * len(motions)
     if mirror:
         count = len(motions)
-        motions = motions + [mirrored_motion(m, variant) for m in motions]
+        motions = motions + [mirrored_motion(m, robot) for m in motions]
         names = names + [f"{n}:mirrored" for n in names]
         weights = np.concatenate([weights, weights])
         sources = list(sources) + list(sources)
@@ -186,8 +187,8 @@ def build_library(motions, variant: str = "29dof", names=None, weights=None, sou
     frames = {name: [] for name in _FRAME_FIELDS}
     for motion in motions:
         quat = motion.root_quat / np.linalg.norm(motion.root_quat, axis=-1, keepdims=True)
-        pos, _ = g1_body_poses(variant, motion.root_pos, quat, motion.joint_pos)
-        keypoints = pos[:, spec.keypoint_body_ids]
+        pos, _ = robot.body_poses(motion.root_pos, quat, motion.joint_pos)
+        keypoints = pos[:, robot.keypoint_body_ids]
         frames["root_pos"].append(motion.root_pos)
         frames["root_quat"].append(quat)
         frames["joint_pos"].append(motion.joint_pos)
@@ -198,9 +199,9 @@ def build_library(motions, variant: str = "29dof", names=None, weights=None, sou
         frames["keypoint_vel"].append(_derivative(keypoints, motion.fps))
     lengths = np.array([m.num_frames for m in motions])
     meta = LibraryMeta(
-        variant=variant,
-        joint_names=spec.joint_names,
-        keypoint_names=spec.keypoint_bodies,
+        robot=robot.name,
+        joint_names=robot.joint_names,
+        keypoint_names=robot.keypoint_bodies,
         clip_names=tuple(str(n) for n in names),
         sources=tuple((str(a), str(b)) for a, b in sources),
     )
@@ -256,14 +257,14 @@ def sample_clips(lib: MotionLibrary, key, shape) -> jax.Array:
 
 
 def clip_motion(lib: MotionLibrary, index: int):
-    """Clip `index` as a `G1Motion` (numpy), e.g. to export or render it."""
-    from mimicjax.motion.robot_files import G1Motion
+    """Clip `index` as a `RobotMotion` (numpy), e.g. to export or render it."""
+    from mimicjax.motion.robot_files import RobotMotion
 
     if not 0 <= index < lib.num_clips:
         raise ValueError(f"the library has {lib.num_clips} clips, so clip {index} does not exist (use 0..{lib.num_clips - 1})")
     start, length = int(lib.clip_start[index]), int(lib.clip_length[index])
     frames = slice(start, start + length)
-    return G1Motion(
+    return RobotMotion(
         fps=float(lib.clip_fps[index]),
         root_pos=np.asarray(lib.root_pos[frames], np.float64),
         root_quat=np.asarray(lib.root_quat[frames], np.float64),
@@ -333,7 +334,7 @@ def library_summary(lib: MotionLibrary) -> dict:
     """Plain-Python description of a library (for `mimicjax motions info`)."""
     duration = np.asarray(lib.clip_duration)
     return {
-        "robot": f"g1_{lib.meta.variant}",
+        "robot": lib.meta.robot,
         "clips": lib.num_clips,
         "frames": lib.num_frames,
         "total_seconds": float(duration.sum()),
@@ -366,7 +367,7 @@ def with_mirrored_clips(lib: MotionLibrary) -> MotionLibrary:
         return lib
     return build_library(
         [clip_motion(lib, i) for i in range(lib.num_clips)],
-        lib.meta.variant,
+        robots.get(lib.meta.robot),
         names=lib.meta.clip_names,
         weights=np.asarray(lib.clip_weight),
         sources=lib.meta.sources,

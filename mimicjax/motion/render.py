@@ -1,4 +1,4 @@
-"""Offscreen videos of library clips: the G1 posed per frame, goal keypoints as small spheres.
+"""Offscreen videos of library clips: the robot posed per frame, goal keypoints as small spheres.
 
 MuJoCo chooses its OpenGL backend when it is first imported, from MUJOCO_GL; importing mimicjax sets
 it (see `choose_gl_backend`) when the user has not.
@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from mimicjax import robots
 from mimicjax._runtime_env import choose_gl_backend
 
 KEYPOINT_RGBA = (0.95, 0.15, 0.15, 0.9)
@@ -28,14 +29,13 @@ def _add_spheres(scene, positions, radius: float, rgba) -> None:
         scene.ngeom += 1
 
 
-def render_frames(variant: str, root_pos, root_quat, joint_pos, keypoints=None, width: int = 640, height: int = 480,
+def render_frames(robot, root_pos, root_quat, joint_pos, keypoints=None, width: int = 640, height: int = 480,
                   distance: float = 3.0, azimuth: float = 135.0, elevation: float = -15.0, progress: bool = False):
-    """Yield RGB frames (height, width, 3) uint8 of the G1 in each pose; the camera follows the pelvis."""
+    """Yield RGB frames (height, width, 3) uint8 of the robot in each pose; the camera follows its root."""
     import mujoco
 
-    from mimicjax.robots import g1
 
-    model = g1.load_model(variant)
+    model = robot.load_model()
     if keypoints is not None:
         model.geom_rgba[model.geom_bodyid > 0, 3] = ROBOT_ALPHA  # see the goal spheres through the limbs
     model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
@@ -76,7 +76,7 @@ def render_clip(lib, index: int, out, width: int = 640, height: int = 480, progr
         warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
         writer = imageio.get_writer(str(tmp), fps=motion.fps, codec="libx264", macro_block_size=1, quality=7)
         try:
-            for frame in render_frames(lib.meta.variant, motion.root_pos, motion.root_quat, motion.joint_pos, keypoints,
+            for frame in render_frames(robots.get(lib.meta.robot), motion.root_pos, motion.root_quat, motion.joint_pos, keypoints,
                                        width, height, progress=progress):
                 writer.append_data(frame)
                 count += 1

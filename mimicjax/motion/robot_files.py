@@ -1,9 +1,10 @@
-"""Unitree G1 motion files: readers and writers for the formats robot-motion tools exchange.
+"""Robot motion files: readers and writers for the formats robot-motion tools exchange (G1 first).
 
-Every reader returns a `G1Motion`: fps, root position (T, 3), root orientation (T, 4) as **wxyz**
-quaternions, joint positions (T, 23 or 29) in the MJCF joint order (`G1_JOINT_NAMES_29`; the 23-DoF G1
-is the same order without the six wrist joints) and the joint names. The joint count decides 23 vs 29 DoF;
-any other count is an error naming the file.
+Every reader returns a `RobotMotion`: fps, root position (T, 3), root orientation (T, 4) as **wxyz**
+quaternions, joint positions (T, n) in the robot's MJCF joint order, and the joint names. Pass
+`robot=` (a `Robot`) to read a file for that robot; without it the joint count picks the robot among
+those installed (23 -> the 23-DoF G1, 29 -> the 29-DoF G1); a count no robot has is an error naming
+the file.
 
 | format        | files | layout |
 |---------------|-------|--------|
@@ -11,7 +12,7 @@ any other count is an error naming the file.
 | `gmr`         | GMR pickle | `fps`, `root_pos`, `root_rot` (xyzw), `dof_pos` |
 | `beyondmimic` | BeyondMimic / mjlab npz | `fps`, `joint_pos`, `body_pos_w`, `body_quat_w` (wxyz), ...; the root is body 0. The npz has no joint names: `joint_order="mjcf"` (mjlab, the default) or `"isaaclab"` (Isaac Lab BeyondMimic) |
 | `asap`        | ASAP / PHC joblib pickle | `{clip name: {root_trans_offset, root_rot (xyzw), dof (T, 23), fps, ...}}`; `clip=` picks one |
-| `npz`         | this project's npz (`save_g1_motion`) | `fps`, `root_pos`, `root_quat_wxyz`, `joint_pos`, `joint_names` |
+| `npz`         | this project's npz (`save_robot_motion`) | `fps`, `root_pos`, `root_quat_wxyz`, `joint_pos`, `joint_names` |
 
 Bad input is handled as for human motions (`mimicjax.motion.validate`): a `MotionFormatError` that
 names the file and the fix, or a documented repair of non-finite / teleporting frames with a
@@ -29,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mimicjax import robots
 from mimicjax.io_utils import atomic_path, atomic_write_text
 from mimicjax.motion.safe_pickle import load_pickle
+from mimicjax.robots import Robot
 from mimicjax.motion.validate import (
     DEFAULT_MAX_ROOT_SPEED,
     LINEAR,
@@ -42,44 +45,29 @@ from mimicjax.motion.validate import (
     require_positive_fps,
 )
 
-G1_JOINT_NAMES_29 = (
-    "left_hip_pitch_joint", "left_hip_roll_joint", "left_hip_yaw_joint", "left_knee_joint",
-    "left_ankle_pitch_joint", "left_ankle_roll_joint",
-    "right_hip_pitch_joint", "right_hip_roll_joint", "right_hip_yaw_joint", "right_knee_joint",
-    "right_ankle_pitch_joint", "right_ankle_roll_joint",
-    "waist_yaw_joint", "waist_roll_joint", "waist_pitch_joint",
-    "left_shoulder_pitch_joint", "left_shoulder_roll_joint", "left_shoulder_yaw_joint", "left_elbow_joint",
-    "left_wrist_roll_joint", "left_wrist_pitch_joint", "left_wrist_yaw_joint",
-    "right_shoulder_pitch_joint", "right_shoulder_roll_joint", "right_shoulder_yaw_joint", "right_elbow_joint",
-    "right_wrist_roll_joint", "right_wrist_pitch_joint", "right_wrist_yaw_joint",
-)  # fmt: skip
-G1_JOINT_NAMES_23 = tuple(n for n in G1_JOINT_NAMES_29 if "wrist" not in n)
-# Isaac Lab's articulation order for the 29-DoF G1 (breadth-first over the kinematic tree), used by
-# Isaac Lab BeyondMimic npz files.
-G1_ISAACLAB_JOINT_NAMES_29 = (
-    "left_hip_pitch_joint", "right_hip_pitch_joint", "waist_yaw_joint",
-    "left_hip_roll_joint", "right_hip_roll_joint", "waist_roll_joint",
-    "left_hip_yaw_joint", "right_hip_yaw_joint", "waist_pitch_joint",
-    "left_knee_joint", "right_knee_joint", "left_shoulder_pitch_joint", "right_shoulder_pitch_joint",
-    "left_ankle_pitch_joint", "right_ankle_pitch_joint", "left_shoulder_roll_joint", "right_shoulder_roll_joint",
-    "left_ankle_roll_joint", "right_ankle_roll_joint", "left_shoulder_yaw_joint", "right_shoulder_yaw_joint",
-    "left_elbow_joint", "right_elbow_joint", "left_wrist_roll_joint", "right_wrist_roll_joint",
-    "left_wrist_pitch_joint", "right_wrist_pitch_joint", "left_wrist_yaw_joint", "right_wrist_yaw_joint",
-)  # fmt: skip
-G1_FORMATS = ("csv", "gmr", "beyondmimic", "asap", "npz")
+ROBOT_FORMATS = ("csv", "gmr", "beyondmimic", "asap", "npz")
 _FORMAT_ALIASES = {"phc": "asap", "unitree": "csv", "lafan1": "csv", "mjlab": "beyondmimic", "mimicjax": "npz"}
-_NPZ_FORMAT_TAG = "mimicjax.g1_motion/1"
+_NPZ_FORMAT_TAG = "mimicjax.g1_motion/1"  # the tag of files written before other robots existed; kept
 
 
 @dataclass(frozen=True)
-class G1Motion:
-    """One G1 clip: root pose and joint positions per frame (numpy, float64)."""
+class _Options:
+    """What every reader passes down to `_clip_motion`: the robot (or None: by joint count) and repair."""
+
+    robot: Robot | None
+    repair: bool
+    max_root_speed: float
+
+
+@dataclass(frozen=True)
+class RobotMotion:
+    """One robot clip: root pose and joint positions per frame (numpy, float64)."""
 
     fps: float
     root_pos: np.ndarray  # (T, 3) metres, world frame, z up
     root_quat: np.ndarray  # (T, 4) wxyz, pelvis orientation in the world
-    joint_pos: np.ndarray  # (T, 23 | 29) radians, in `joint_names` order
-    joint_names: tuple[str, ...] = G1_JOINT_NAMES_29
+    joint_pos: np.ndarray  # (T, n) radians, in `joint_names` order
+    joint_names: tuple[str, ...]
     source: str = ""
     source_format: str = ""
 
@@ -95,13 +83,13 @@ class G1Motion:
     def duration(self) -> float:
         return (self.num_frames - 1) / self.fps
 
-    def replace(self, **changes) -> "G1Motion":
+    def replace(self, **changes) -> "RobotMotion":
         return dataclasses.replace(self, **changes)
 
-    def slice(self, start: int = 0, stop: int | None = None) -> "G1Motion":
+    def slice(self, start: int = 0, stop: int | None = None) -> "RobotMotion":
         return self.replace(root_pos=self.root_pos[start:stop], root_quat=self.root_quat[start:stop], joint_pos=self.joint_pos[start:stop])
 
-    def resample(self, fps: float) -> "G1Motion":
+    def resample(self, fps: float) -> "RobotMotion":
         """The same motion at `fps` (slerp for the root orientation, linear otherwise)."""
         fps = require_positive_fps(fps, self.source or "<motion>", "fps")
         src_t = np.arange(self.num_frames) / self.fps
@@ -117,12 +105,22 @@ class G1Motion:
 # ---------------------------------------------------------------------- helpers
 
 
-def joint_names_for(num_dof: int, path) -> tuple[str, ...]:
-    if num_dof == 29:
-        return G1_JOINT_NAMES_29
-    if num_dof == 23:
-        return G1_JOINT_NAMES_23
-    raise fail(path, f"has {num_dof} joint values per frame; the G1 has 23 or 29", "check the file's columns (root xyz, quaternion, joints) or the robot")
+def robot_for(num_dof: int, path, robot: Robot | None = None) -> Robot:
+    """`robot` if it has `num_dof` joints; without one, the only installed robot that has."""
+    if robot is not None:
+        if num_dof != robot.num_joints:
+            raise fail(path, f"has {num_dof} joint values per frame; the {robot.title} has {robot.num_joints}",
+                       "check the file's columns (root xyz, quaternion, joints) or pass the robot it was made for")
+        return robot
+    counts = {name: robots.get(name).num_joints for name in robots.names()}
+    matches = [name for name, count in counts.items() if count == num_dof]
+    if len(matches) == 1:
+        return robots.get(matches[0])
+    if not matches:
+        known = ", ".join(f"{name} {count}" for name, count in counts.items())
+        raise fail(path, f"has {num_dof} joint values per frame; no robot has that many ({known})",
+                   "check the file's columns (root xyz, quaternion, joints) or the robot")
+    raise fail(path, f"has {num_dof} joint values per frame, which fits {matches}", "pass --robot (robot= in Python)")
 
 
 def _xyzw_to_wxyz(quat: np.ndarray) -> np.ndarray:
@@ -151,7 +149,7 @@ def _warn_if_quaternion_order_looks_wrong(quat_wxyz: np.ndarray, given: str, pat
                       stacklevel=4)
 
 
-def _clip_motion(path, fmt, fps, root_pos, root_quat_wxyz, joint_pos, names, repair, max_root_speed) -> G1Motion:
+def _clip_motion(path, fmt, fps, root_pos, root_quat_wxyz, joint_pos, names, options: _Options) -> RobotMotion:
     root_pos = np.asarray(root_pos, dtype=np.float64)
     root_quat_wxyz = np.asarray(root_quat_wxyz, dtype=np.float64)
     joint_pos = np.asarray(joint_pos, dtype=np.float64)
@@ -160,14 +158,14 @@ def _clip_motion(path, fmt, fps, root_pos, root_quat_wxyz, joint_pos, names, rep
         if array.ndim != 2 or array.shape[1] != width or array.shape[0] != num:
             raise fail(path, f"the {name} has shape {array.shape}, expected ({num}, {width})", "check the file's layout")
     if joint_pos.ndim != 2 or joint_pos.shape[0] != num:
-        raise fail(path, f"the joint positions have shape {joint_pos.shape}, expected ({num}, 23|29)", "check the file's layout")
-    names = tuple(names) if names is not None else joint_names_for(joint_pos.shape[1], path)
-    joint_names_for(joint_pos.shape[1], path)
+        raise fail(path, f"the joint positions have shape {joint_pos.shape}, expected ({num}, joints)", "check the file's layout")
+    robot = robot_for(joint_pos.shape[1], path, options.robot)
+    names = tuple(names) if names is not None else robot.joint_names
     channels = {"root_pos": (root_pos, LINEAR), "root_quat": (root_quat_wxyz, QUAT_WXYZ), "joint_pos": (joint_pos, LINEAR)}
-    fixed, _ = check_and_repair(channels, "root_pos", fps, path, repair=repair, max_root_speed=max_root_speed)
+    fixed, _ = check_and_repair(channels, "root_pos", fps, path, repair=options.repair, max_root_speed=options.max_root_speed)
     quat = fixed["root_quat"]
     quat = quat / np.linalg.norm(quat, axis=-1, keepdims=True)
-    return G1Motion(fps=float(fps), root_pos=fixed["root_pos"], root_quat=quat, joint_pos=fixed["joint_pos"],
+    return RobotMotion(fps=float(fps), root_pos=fixed["root_pos"], root_quat=quat, joint_pos=fixed["joint_pos"],
                     joint_names=names, source=str(path), source_format=fmt)
 
 
@@ -211,36 +209,36 @@ def _read_csv_table(path: Path) -> np.ndarray:
     return table
 
 
-def _read_csv(path, fps, quat_order, repair, max_root_speed) -> G1Motion:
+def _read_csv(path, fps, quat_order, options: _Options) -> RobotMotion:
     if quat_order not in ("xyzw", "wxyz"):
         raise fail(path, f"quat_order={quat_order!r} is unknown", "pass quat_order='xyzw' (Unitree) or 'wxyz'")
     fps = _need_fps(fps, path, "CSV")
     table = _read_csv_table(path)
-    joint_names_for(table.shape[1] - 7, path)
+    robot_for(table.shape[1] - 7, path, options.robot)
     quat = table[:, 3:7]
     quat_wxyz = _xyzw_to_wxyz(quat) if quat_order == "xyzw" else quat
     if np.isfinite(quat_wxyz).all():
         _warn_if_quaternion_order_looks_wrong(quat_wxyz, quat_order, path)
-    return _clip_motion(path, "csv", fps, table[:, :3], quat_wxyz, table[:, 7:], None, repair, max_root_speed)
+    return _clip_motion(path, "csv", fps, table[:, :3], quat_wxyz, table[:, 7:], None, options)
 
 
-def _read_gmr(data: dict, path, fps, repair, max_root_speed) -> G1Motion:
+def _read_gmr(data: dict, path, fps, options: _Options) -> RobotMotion:
     fps = _fps_from(data.get("fps"), fps, path)
     quat = np.asarray(_key(data, "root_rot", path, "gmr"), dtype=np.float64)
     return _clip_motion(path, "gmr", fps, _key(data, "root_pos", path, "gmr"), _xyzw_to_wxyz(quat),
-                        _key(data, "dof_pos", path, "gmr"), None, repair, max_root_speed)
+                        _key(data, "dof_pos", path, "gmr"), None, options)
 
 
-def _reorder_to_mjcf(joint_pos: np.ndarray, source_names, path) -> tuple[np.ndarray, tuple[str, ...]]:
+def _reorder_to_mjcf(joint_pos: np.ndarray, source_names, robot: Robot, path) -> tuple[np.ndarray, tuple[str, ...]]:
     source_names = tuple(str(n) for n in source_names)
-    target = G1_JOINT_NAMES_29 if len(source_names) == 29 else G1_JOINT_NAMES_23
+    target = robot.joint_names
     if set(source_names) != set(target):
-        raise fail(path, "its joint names are not the G1's", "pass joint_order= the names of the file's columns")
+        raise fail(path, f"its joint names are not the {robot.title}'s", "pass joint_order= the names of the file's columns")
     index = [source_names.index(n) for n in target]
     return joint_pos[:, index], target
 
 
-def _read_beyondmimic(data: dict, path, fps, joint_order, repair, max_root_speed) -> G1Motion:
+def _read_beyondmimic(data: dict, path, fps, joint_order, options: _Options) -> RobotMotion:
     fps = _fps_from(data.get("fps"), fps, path)
     joint_pos = np.asarray(_key(data, "joint_pos", path, "beyondmimic"), dtype=np.float64)
     body_pos = np.asarray(_key(data, "body_pos_w", path, "beyondmimic"), dtype=np.float64)
@@ -248,34 +246,36 @@ def _read_beyondmimic(data: dict, path, fps, joint_order, repair, max_root_speed
     if body_pos.ndim != 3 or body_quat.ndim != 3:
         raise fail(path, f"body_pos_w/body_quat_w have shapes {body_pos.shape}/{body_quat.shape}, expected (T, B, 3)/(T, B, 4)", "re-export the file")
     if joint_pos.ndim != 2:
-        raise fail(path, f"joint_pos has shape {joint_pos.shape}, expected (T, 29)", "re-export the file")
-    joint_names_for(joint_pos.shape[1], path)
+        raise fail(path, f"joint_pos has shape {joint_pos.shape}, expected (T, joints)", "re-export the file")
+    robot = robot_for(joint_pos.shape[1], path, options.robot)
     if joint_order in (None, "mjcf"):
         names = None
-    elif joint_order == "isaaclab":
-        if joint_pos.shape[1] != 29:
-            raise fail(path, "joint_order='isaaclab' is only known for the 29-DoF G1", "pass joint_order= the list of joint names")
-        joint_pos, names = _reorder_to_mjcf(joint_pos, G1_ISAACLAB_JOINT_NAMES_29, path)
+    elif isinstance(joint_order, str):
+        try:
+            order = robot.file_joint_order(joint_order)
+        except ValueError as error:
+            raise fail(path, str(error), "pass joint_order= the list of joint names") from None
+        joint_pos, names = _reorder_to_mjcf(joint_pos, order, robot, path)
     else:
-        joint_pos, names = _reorder_to_mjcf(joint_pos, joint_order, path)
-    return _clip_motion(path, "beyondmimic", fps, body_pos[:, 0], body_quat[:, 0], joint_pos, names, repair, max_root_speed)
+        joint_pos, names = _reorder_to_mjcf(joint_pos, joint_order, robot, path)
+    return _clip_motion(path, "beyondmimic", fps, body_pos[:, 0], body_quat[:, 0], joint_pos, names, options)
 
 
-def _asap_clip(name, clip: dict, path, fps, repair, max_root_speed) -> G1Motion:
+def _asap_clip(name, clip: dict, path, fps, options: _Options) -> RobotMotion:
     clip_fps = _fps_from(clip.get("fps"), fps, path)
     dof = np.asarray(_key(clip, "dof", path, "asap"), dtype=np.float64)
     dof = dof.reshape(dof.shape[0], -1)
     quat = np.asarray(_key(clip, "root_rot", path, "asap"), dtype=np.float64)
     return _clip_motion(f"{path}[{name}]", "asap", clip_fps, _key(clip, "root_trans_offset", path, "asap"), _xyzw_to_wxyz(quat),
-                        dof, None, repair, max_root_speed)
+                        dof, None, options)
 
 
-def _read_npz_own(data: dict, path, fps, repair, max_root_speed) -> G1Motion:
+def _read_npz_own(data: dict, path, fps, options: _Options) -> RobotMotion:
     fps = _fps_from(data.get("fps"), fps, path)
     names = data.get("joint_names")
     names = None if names is None else tuple(str(n) for n in np.asarray(names).reshape(-1))
     return _clip_motion(path, "npz", fps, _key(data, "root_pos", path, "npz"), _key(data, "root_quat_wxyz", path, "npz"),
-                        _key(data, "joint_pos", path, "npz"), names, repair, max_root_speed)
+                        _key(data, "joint_pos", path, "npz"), names, options)
 
 
 def _load_container(path: Path):
@@ -290,10 +290,10 @@ def _load_container(path: Path):
             raise fail(path, f"is not a readable npz archive ({type(exc).__name__}: {exc})", "check that the file is complete") from None
     if suffix in (".pkl", ".pickle", ".joblib"):
         return load_pickle(path)
-    raise fail(path, f"has the unknown extension '{path.suffix}'", f"use .csv/.pkl/.npz, or pass format= one of {G1_FORMATS}")
+    raise fail(path, f"has the unknown extension '{path.suffix}'", f"use .csv/.pkl/.npz, or pass format= one of {ROBOT_FORMATS}")
 
 
-def detect_g1_format(path: Path, data) -> str:
+def detect_robot_format(path: Path, data) -> str:
     if path.suffix.lower() == ".csv":
         return "csv"
     if isinstance(data, dict):
@@ -307,20 +307,21 @@ def detect_g1_format(path: Path, data) -> str:
         if data and all(isinstance(v, dict) and {"root_trans_offset", "root_rot", "dof"} <= set(v) for v in data.values()):
             return "asap"
     found = sorted(map(str, data))[:12] if isinstance(data, dict) else type(data).__name__
-    raise fail(path, f"does not look like any supported G1 motion format (found {found})", f"pass format= one of {G1_FORMATS}")
+    raise fail(path, f"does not look like any supported robot motion format (found {found})", f"pass format= one of {ROBOT_FORMATS}")
 
 
-def load_g1_clips(path: str | os.PathLike, fps: float | None = None, repair: bool = True,
-                  max_root_speed: float = DEFAULT_MAX_ROOT_SPEED) -> dict[str, G1Motion]:
+def load_robot_clips(path: str | os.PathLike, fps: float | None = None, repair: bool = True,
+                     max_root_speed: float = DEFAULT_MAX_ROOT_SPEED, robot: Robot | None = None) -> dict[str, RobotMotion]:
     """Every clip of an ASAP/PHC multi-clip pickle, by name (other formats give one clip named by the file)."""
     path = Path(path)
+    options = _Options(robot, repair, max_root_speed)
     data = _load_container(path) if path.suffix.lower() != ".csv" else None
-    if data is not None and detect_g1_format(path, data) == "asap":
-        return {str(name): _asap_clip(name, clip, path, fps, repair, max_root_speed) for name, clip in data.items()}
-    return {path.stem: load_g1_motion(path, fps=fps, repair=repair, max_root_speed=max_root_speed)}
+    if data is not None and detect_robot_format(path, data) == "asap":
+        return {str(name): _asap_clip(name, clip, path, fps, options) for name, clip in data.items()}
+    return {path.stem: load_robot_motion(path, fps=fps, repair=repair, max_root_speed=max_root_speed, robot=robot)}
 
 
-def load_g1_motion(
+def load_robot_motion(
     path: str | os.PathLike,
     format: str = "auto",
     fps: float | None = None,
@@ -329,36 +330,39 @@ def load_g1_motion(
     joint_order=None,
     repair: bool = True,
     max_root_speed: float = DEFAULT_MAX_ROOT_SPEED,
-) -> G1Motion:
-    """Read one G1 clip (see the module docstring for formats and options).
+    robot: Robot | None = None,
+) -> RobotMotion:
+    """Read one robot clip (see the module docstring for formats and options).
 
     fps: needed for CSV, overrides the file's otherwise. quat_order: CSV quaternion column order.
     clip: name or index of the clip in a multi-clip ASAP/PHC pickle. joint_order: BeyondMimic column order
-    ("mjcf", "isaaclab" or a list of names). repair / max_root_speed: bad-frame handling.
+    ("mjcf", a name of `Robot.file_joint_order`, e.g. "isaaclab", or a list of names). repair /
+    max_root_speed: bad-frame handling. robot: the `Robot` the file is for (default: by joint count).
     """
     path = Path(path)
+    options = _Options(robot, repair, max_root_speed)
     fmt = _FORMAT_ALIASES.get(format, format)
-    if fmt != "auto" and fmt not in G1_FORMATS:
-        raise fail(path, f"format={format!r} is unknown", f"pass format='auto' or one of {G1_FORMATS}")
+    if fmt != "auto" and fmt not in ROBOT_FORMATS:
+        raise fail(path, f"format={format!r} is unknown", f"pass format='auto' or one of {ROBOT_FORMATS}")
     if fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv"):
         if not path.exists():
             raise fail(path, "file not found", "check the path")
-        return _read_csv(path, fps, quat_order, repair, max_root_speed)
+        return _read_csv(path, fps, quat_order, options)
     data = _load_container(path)
     if fmt == "auto":
-        fmt = detect_g1_format(path, data)
+        fmt = detect_robot_format(path, data)
     if not isinstance(data, dict):
         raise fail(path, f"holds a {type(data).__name__}, not a dict", f"check format= (asked: {fmt})")
     if fmt == "gmr":
-        return _read_gmr(data, path, fps, repair, max_root_speed)
+        return _read_gmr(data, path, fps, options)
     if fmt == "beyondmimic":
-        return _read_beyondmimic(data, path, fps, joint_order, repair, max_root_speed)
+        return _read_beyondmimic(data, path, fps, joint_order, options)
     if fmt == "npz":
-        return _read_npz_own(data, path, fps, repair, max_root_speed)
+        return _read_npz_own(data, path, fps, options)
     names = list(data)
     if clip is None:
         if len(names) != 1:
-            raise fail(path, f"holds {len(names)} clips ({[str(n) for n in names[:10]]})", "pass clip= a name or index, or use load_g1_clips")
+            raise fail(path, f"holds {len(names)} clips ({[str(n) for n in names[:10]]})", "pass clip= a name or index, or use load_robot_clips")
         key = names[0]
     elif isinstance(clip, int):
         if not -len(names) <= clip < len(names):
@@ -368,13 +372,13 @@ def load_g1_motion(
         if clip not in data:
             raise fail(path, f"has no clip named '{clip}' (found {[str(n) for n in names[:10]]})", "pass clip= one of those names")
         key = clip
-    return _asap_clip(key, data[key], path, fps, repair, max_root_speed)
+    return _asap_clip(key, data[key], path, fps, options)
 
 
 # ---------------------------------------------------------------------- writers
 
 
-def save_g1_motion(motion: G1Motion, path: str | os.PathLike, format: str | None = None, quat_order: str = "xyzw") -> None:
+def save_robot_motion(motion: RobotMotion, path: str | os.PathLike, format: str | None = None, quat_order: str = "xyzw") -> None:
     """Write `motion` atomically as CSV (`quat_order` xyzw or wxyz) or as this project's npz.
 
     The format follows the file suffix (.csv / .npz) unless `format` is given.
@@ -405,14 +409,12 @@ def save_g1_motion(motion: G1Motion, path: str | os.PathLike, format: str | None
 
 
 __all__ = [
-    "G1Motion",
-    "G1_FORMATS",
-    "G1_ISAACLAB_JOINT_NAMES_29",
-    "G1_JOINT_NAMES_23",
-    "G1_JOINT_NAMES_29",
+    "ROBOT_FORMATS",
     "MotionFormatError",
-    "detect_g1_format",
-    "load_g1_clips",
-    "load_g1_motion",
-    "save_g1_motion",
+    "RobotMotion",
+    "detect_robot_format",
+    "load_robot_clips",
+    "load_robot_motion",
+    "robot_for",
+    "save_robot_motion",
 ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mimicjax import robots
+
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "motions"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--robot", default="g1_29dof", choices=("g1_29dof", "g1_23dof"))
+    robots.add_robot_argument(parser, help="the robot to retarget onto")
     parser.add_argument("--frames", type=int, default=2000, help="approximate frames per batch (default 2000)")
     parser.add_argument("--steps", type=int, default=None, help="Adam steps (default: the retargeting default)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after the compile run (default 3)")
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> dict:
     from mimicjax.human import load_human_motion
     from mimicjax.retarget.pipeline import RetargetConfig, retarget_motions
 
-    variant = args.robot.removeprefix("g1_")
+    robot = robots.get(args.robot)
     config = RetargetConfig() if args.steps is None else RetargetConfig(steps=args.steps)
     from mimicjax.demo import SAMPLE_MOTIONS
 
@@ -46,12 +48,12 @@ def run(args: argparse.Namespace) -> dict:
     frames = sum(m.num_frames for m in motions)
 
     start = time.perf_counter()
-    retarget_motions(motions, variant=variant, config=config)
+    retarget_motions(motions, robot, config=config)
     first = time.perf_counter() - start
     times, cpu_times = [], []
     for _ in range(max(1, args.repeats)):
         start, cpu_start = time.perf_counter(), time.process_time()
-        results = retarget_motions(motions, variant=variant, config=config)
+        results = retarget_motions(motions, robot, config=config)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
     best = min(times)

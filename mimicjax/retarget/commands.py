@@ -1,22 +1,22 @@
-"""`mimicjax retarget INPUT... --out LIB.npz`: human motion files to a G1 motion library."""
+"""`mimicjax retarget INPUT... --out LIB.npz`: human motion files to a robot motion library."""
 
 from __future__ import annotations
 
 import argparse
 
-ROBOTS = ("g1_29dof", "g1_23dof")
+from mimicjax import robots
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "retarget",
-        help="retarget human motion files onto the G1 and pack them into a motion library",
-        description="Retarget SMPL-family motion files (AMASS, SMPL-X, GVHMR, WHAM, TRAM, 4D-Humans) onto the G1 in "
+        help="retarget human motion files onto a robot (the G1 by default) and pack them into a motion library",
+        description="Retarget SMPL-family motion files (AMASS, SMPL-X, GVHMR, WHAM, TRAM, 4D-Humans) onto a robot in "
                     "one batched optimisation and write a motion library (one npz). A file that cannot be read is "
                     "reported and skipped; the exit status is non-zero only if none succeeded (or with --strict).",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="human motion files")
-    parser.add_argument("--robot", default="g1_29dof", choices=ROBOTS)
+    robots.add_robot_argument(parser, help="the robot to retarget onto")
     parser.add_argument("--out", required=True, metavar="LIB.npz", help="motion library to write")
     parser.add_argument("--export-csv", metavar="DIR", default=None,
                         help="also write DIR/<input stem>.csv per clip: root x y z, root quaternion w x y z, joints (MJCF order)")
@@ -73,7 +73,7 @@ def retarget_command(args: argparse.Namespace) -> int:
     from mimicjax.human import load_human_motion
     from mimicjax.human.smpl import BodyModel
     from mimicjax.io_utils import atomic_write_text, check_writable_file
-    from mimicjax.motion.robot_files import save_g1_motion
+    from mimicjax.motion.robot_files import save_robot_motion
     from mimicjax.motion.library import build_library, file_sha256, save_library
     from mimicjax.retarget.pipeline import RetargetConfig, retarget_motions
     from mimicjax.retarget.solver import config_with_overrides
@@ -81,7 +81,7 @@ def retarget_command(args: argparse.Namespace) -> int:
     check_writable_file(args.out, "--out")  # before minutes of solving, not after
     if args.export_csv:
         check_writable_file(Path(args.export_csv) / "probe.csv", "--export-csv")
-    variant = args.robot.removeprefix("g1_")
+    robot = robots.get(args.robot)
     config = RetargetConfig(align_heading=not args.keep_heading, **({} if args.steps is None else {"steps": args.steps}))
     config = config_with_overrides(config, args.set)
     body_model = BodyModel.skeleton_only() if args.body_model is None else BodyModel.from_file(args.body_model, gender=args.gender)
@@ -104,9 +104,9 @@ def retarget_command(args: argparse.Namespace) -> int:
         return 1
 
     total = sum(m.num_frames for _, _, m, _ in loaded)
-    print(f"retargeting {len(loaded)} clip(s), {total} frames, onto the G1 {variant} ({config.steps} Adam steps) ...",
+    print(f"retargeting {len(loaded)} clip(s), {total} frames, onto the {robot.title} ({config.steps} Adam steps) ...",
           file=sys.stderr)
-    results = retarget_motions([m for _, _, m, _ in loaded], variant=variant, body_model=body_model, config=config,
+    results = retarget_motions([m for _, _, m, _ in loaded], robot, body_model=body_model, config=config,
                                names=[n for _, n, _, _ in loaded], progress=len(loaded) > 1)
     good, kept = [], []
     for (path, name, motion, sha), result in zip(loaded, results):
@@ -120,13 +120,13 @@ def retarget_command(args: argparse.Namespace) -> int:
         print(_summary_table(good, failures), file=sys.stderr)
         return 1
 
-    lib = build_library([r.motion for r in good], variant=variant, names=[n for _, n, _ in kept],
+    lib = build_library([r.motion for r in good], robot, names=[n for _, n, _ in kept],
                         sources=[(str(p), sha) for p, _, sha in kept], mirror=args.mirror)
     save_library(lib, args.out)
     if args.export_csv:
         out_dir = Path(args.export_csv)
         for result, (_, name, _) in tqdm(list(zip(good, kept)), desc="csv", unit="clip", disable=len(good) < 2):
-            save_g1_motion(result.motion, out_dir / f"{name}.csv", quat_order="wxyz")
+            save_robot_motion(result.motion, out_dir / f"{name}.csv", quat_order="wxyz")
     if args.report:
         report = {name: {**r.report, "source": str(p), "sha256": sha} for r, (p, name, sha) in zip(good, kept)}
         report["_failed"] = dict(failures)

@@ -1,10 +1,12 @@
-"""Which human joint the G1 follows with which body, and the G1 geometry the retargeting needs.
+"""The robot geometry the retargeting needs, from the robot's SMPL correspondence and its MJCF.
 
-A *site* is a point fixed on a G1 body (body + offset in the body frame) paired with an SMPL joint.
-Bones join consecutive sites; the targets keep each human bone's direction and give it the G1's
-length, so a robot with shorter arms still points its arms where the person points theirs.
+A *site* is a point fixed on a robot body (body + offset in the body frame) paired with an SMPL joint
+(`Robot.smpl`, declared by each robot package). Bones join consecutive sites; the targets keep each
+human bone's direction and give it the robot's length, so a robot with shorter arms still points its
+arms where the person points theirs. Site names follow the SMPL joints they track (`pelvis`,
+`left_ankle`, `chest`, ...); `left_ankle` and `right_ankle` must exist (they place the soles).
 
-Everything here is numpy, computed once per robot variant.
+Everything here is numpy, computed once per robot.
 """
 
 from __future__ import annotations
@@ -15,83 +17,17 @@ import functools
 import numpy as np
 
 from mimicjax.human.smpl import SMPL_JOINT_NAMES
-
-# (site name, G1 body, offset in that body's frame, SMPL joint). The chest point sits on the torso at
-# shoulder height, matching SMPL's spine3; the hand point is the G1's last wrist body (rigid in the 23-DoF).
-SITES = (
-    ("pelvis", "pelvis", (0.0, 0.0, 0.0), "pelvis"),
-    ("left_hip", "left_hip_roll_link", (0.0, 0.0, 0.0), "left_hip"),
-    ("left_knee", "left_knee_link", (0.0, 0.0, 0.0), "left_knee"),
-    ("left_ankle", "left_ankle_roll_link", (0.0, 0.0, 0.0), "left_ankle"),
-    ("right_hip", "right_hip_roll_link", (0.0, 0.0, 0.0), "right_hip"),
-    ("right_knee", "right_knee_link", (0.0, 0.0, 0.0), "right_knee"),
-    ("right_ankle", "right_ankle_roll_link", (0.0, 0.0, 0.0), "right_ankle"),
-    ("chest", "torso_link", (0.0, 0.0, 0.25), "spine3"),
-    ("left_shoulder", "left_shoulder_roll_link", (0.0, 0.0, 0.0), "left_shoulder"),
-    ("left_elbow", "left_elbow_link", (0.0, 0.0, 0.0), "left_elbow"),
-    ("left_wrist", "left_wrist_roll_link", (0.0, 0.0, 0.0), "left_wrist"),
-    ("left_hand", "left_wrist_yaw_link", (0.0, 0.0, 0.0), "left_hand"),
-    ("right_shoulder", "right_shoulder_roll_link", (0.0, 0.0, 0.0), "right_shoulder"),
-    ("right_elbow", "right_elbow_link", (0.0, 0.0, 0.0), "right_elbow"),
-    ("right_wrist", "right_wrist_roll_link", (0.0, 0.0, 0.0), "right_wrist"),
-    ("right_hand", "right_wrist_yaw_link", (0.0, 0.0, 0.0), "right_hand"),
-)
-SITE_NAMES = tuple(s[0] for s in SITES)
-
-# Bones as (parent site, child site), listed parents first so targets can be built in one pass.
-# Limb bones take the human bone's direction; the bones inside the G1's rigid pelvis and chest
-# (RIGID_BONES) instead turn the G1's own offset with the human's pelvis / upper spine, because a
-# person's hip and shoulder joints sit where no G1 joint can reach (the shoulders higher, for one).
-BONES = (
-    ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-    ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-    ("pelvis", "chest"),
-    ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
-    ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
-)  # fmt: skip
-
-RIGID_BONES = {("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
-               ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"}  # bone: SMPL joint turning it
-
-# The limbs whose direction the quality report compares (thigh, shin, upper arm, forearm per side).
-LIMBS = {
-    "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
-    "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
-    "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
-    "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
-}  # fmt: skip
-
-# Bodies whose orientation follows the matching SMPL joint's (the feet follow the ankles, hands the wrists).
-ORIENTED = (
-    ("pelvis", "pelvis"),
-    ("torso_link", "spine3"),
-    ("left_ankle_roll_link", "left_ankle"),
-    ("right_ankle_roll_link", "right_ankle"),
-    ("left_wrist_yaw_link", "left_wrist"),
-    ("right_wrist_yaw_link", "right_wrist"),
-)
-FEET = ("left_ankle_roll_link", "right_ankle_roll_link")
-
-# The G1 pelvis frame (x forward, y left, z up) written in SMPL body axes (x left, y up, z forward):
-# column i is G1 axis i. A human joint frame R maps to the G1 body frame R @ SMPL_TO_G1 @ rest offset.
-SMPL_TO_G1 = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-
-
-def g1_tpose(joint_names) -> np.ndarray:
-    """The G1 joint angles of a T-pose (legs straight, arms out sideways and straight), matching SMPL's rest pose."""
-    q = np.zeros(len(joint_names))
-    set_ = {"left_shoulder_roll_joint": np.pi / 2, "right_shoulder_roll_joint": -np.pi / 2,
-            "left_elbow_joint": np.pi / 2, "right_elbow_joint": np.pi / 2}  # elbow 0 is a right angle on the G1
-    for name, value in set_.items():
-        q[list(joint_names).index(name)] = value
-    return q
+from mimicjax.robots.base import Robot
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class G1Geometry:
-    """The G1 facts the retargeting uses, for one variant (numpy)."""
+class RobotGeometry:
+    """The robot facts the retargeting uses (numpy)."""
 
-    variant: str
+    robot: str
+    site_names: tuple[str, ...]
+    limbs: dict  # limb name -> (site index, site index), for the quality report
+    smpl_to_robot: np.ndarray  # (3, 3): column i is robot root axis i in SMPL body axes
     joint_names: tuple[str, ...]
     joint_range: np.ndarray  # (n, 2)
     default_pose: np.ndarray  # (n,)
@@ -100,8 +36,8 @@ class G1Geometry:
     site_smpl: np.ndarray  # (S,) SMPL joint index of each site
     bone_parent: np.ndarray  # (B,) site index
     bone_child: np.ndarray  # (B,) site index
-    bone_length: np.ndarray  # (B,) G1 length of each bone, metres (T-pose)
-    bone_rigid_smpl: np.ndarray  # (B,) SMPL joint whose rotation turns a rigid bone's G1 offset, -1 for limb bones
+    bone_length: np.ndarray  # (B,) robot length of each bone, metres (T-pose)
+    bone_rigid_smpl: np.ndarray  # (B,) SMPL joint whose rotation turns a rigid bone's robot offset, -1 for limb bones
     rest_sites: np.ndarray  # (S, 3) sites in the T-pose, pelvis frame (pelvis at the origin)
     oriented_body: np.ndarray  # (O,) MuJoCo body ids
     oriented_smpl: np.ndarray  # (O,) SMPL joint index
@@ -110,7 +46,7 @@ class G1Geometry:
     sole_points: np.ndarray  # (P, 3) lowest points of the sole, in the foot frame (same for both feet up to y sign)
     sole_points_right: np.ndarray  # (P, 3)
     pelvis_height: float  # T-pose pelvis height above the soles, metres
-    keypoint_body_ids: np.ndarray  # (K,) spec().keypoint_body_ids
+    keypoint_body_ids: np.ndarray  # (K,) Robot.keypoint_body_ids
 
 
 def _sole_points(model, foot_body: int) -> np.ndarray:
@@ -126,57 +62,61 @@ def _sole_points(model, foot_body: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def g1_geometry(variant: str = "29dof") -> G1Geometry:
-    """Site table, bone lengths, rest orientations and soles of the G1 `variant`, from its MJCF."""
+def robot_geometry(robot: Robot) -> RobotGeometry:
+    """Site table, bone lengths, rest orientations and soles of `robot`, from its MJCF and SMPL correspondence."""
     import mujoco
     from scipy.spatial.transform import Rotation
 
-    from mimicjax.robots import g1
-    from mimicjax.robots.kinematics import KinematicTree
-
-    spec = g1.spec(variant)
-    model = g1.load_model(variant)
-    tree = KinematicTree.from_model(model)  # checks the tree is one the JAX kinematics supports
+    smpl = robot.smpl
+    model = robot.load_model()
     data = mujoco.MjData(model)
-    data.qpos[:] = np.concatenate([np.zeros(3), [1.0, 0.0, 0.0, 0.0], g1_tpose(spec.joint_names)])
+    data.qpos[:] = np.concatenate([np.zeros(3), [1.0, 0.0, 0.0, 0.0], smpl.tpose_joint_pos(robot.joint_names)])
     mujoco.mj_kinematics(model, data)
     pos, quat = data.xpos.copy(), data.xquat.copy()
 
     def site_world(body, offset):
         return pos[body] + Rotation.from_quat(quat[body][[1, 2, 3, 0]]).apply(offset)
 
-    site_body = np.array([tree.body_id(body) for _, body, _, _ in SITES])
-    site_offset = np.array([offset for _, _, offset, _ in SITES], dtype=np.float64)
+    site_names = tuple(site for site, _, _, _ in smpl.sites)
+    for required in ("pelvis", "left_ankle", "right_ankle"):
+        if required not in site_names:
+            raise ValueError(f"the {robot.title}'s SMPL correspondence needs a site named {required!r}")
+    site_body = np.array([robot.body_id(body) for _, body, _, _ in smpl.sites])
+    site_offset = np.array([offset for _, _, offset, _ in smpl.sites], dtype=np.float64)
     rest_sites = np.stack([site_world(b, o) for b, o in zip(site_body, site_offset)])
-    bone_parent = np.array([SITE_NAMES.index(p) for p, _ in BONES])
-    bone_child = np.array([SITE_NAMES.index(c) for _, c in BONES])
-    feet = np.array([tree.body_id(name) for name in FEET])
+    bone_parent = np.array([site_names.index(p) for p, _ in smpl.bones])
+    bone_child = np.array([site_names.index(c) for _, c in smpl.bones])
+    feet = np.array([robot.body_id(name) for name in robot.feet])
     soles_left = _sole_points(model, int(feet[0]))
     soles_right = _sole_points(model, int(feet[1]))
     lowest = min(site_world(feet[0], p)[2] for p in soles_left)
-    oriented_body = np.array([tree.body_id(b) for b, _ in ORIENTED])
-    return G1Geometry(
-        variant=variant,
-        joint_names=spec.joint_names,
-        joint_range=spec.joint_range.astype(np.float64),
-        default_pose=spec.default_pose.astype(np.float64),
+    oriented_body = np.array([robot.body_id(b) for b, _ in smpl.oriented])
+    return RobotGeometry(
+        robot=robot.name,
+        site_names=site_names,
+        limbs={limb: (site_names.index(a), site_names.index(b)) for limb, (a, b) in smpl.limbs.items()},
+        smpl_to_robot=np.asarray(smpl.robot_axes_in_smpl, np.float64),
+        joint_names=robot.joint_names,
+        joint_range=robot.joint_range.astype(np.float64),
+        default_pose=robot.default_pose.astype(np.float64),
         site_body=site_body,
         site_offset=site_offset,
-        site_smpl=np.array([SMPL_JOINT_NAMES.index(j) for *_, j in SITES]),
+        site_smpl=np.array([SMPL_JOINT_NAMES.index(j) for *_, j in smpl.sites]),
         bone_parent=bone_parent,
         bone_child=bone_child,
         bone_length=np.linalg.norm(rest_sites[bone_child] - rest_sites[bone_parent], axis=-1),
-        bone_rigid_smpl=np.array([SMPL_JOINT_NAMES.index(RIGID_BONES[b]) if b in RIGID_BONES else -1 for b in BONES]),
+        bone_rigid_smpl=np.array([SMPL_JOINT_NAMES.index(smpl.rigid_bones[b]) if b in smpl.rigid_bones else -1
+                                  for b in smpl.bones]),
         rest_sites=rest_sites,
         oriented_body=oriented_body,
-        oriented_smpl=np.array([SMPL_JOINT_NAMES.index(j) for _, j in ORIENTED]),
+        oriented_smpl=np.array([SMPL_JOINT_NAMES.index(j) for _, j in smpl.oriented]),
         oriented_rest=quat[oriented_body],
         sole_body=feet,
         sole_points=soles_left,
         sole_points_right=soles_right,
         pelvis_height=float(-lowest),
-        keypoint_body_ids=spec.keypoint_body_ids,
+        keypoint_body_ids=robot.keypoint_body_ids,
     )
 
 
-__all__ = ["BONES", "RIGID_BONES", "FEET", "LIMBS", "ORIENTED", "SITES", "SITE_NAMES", "SMPL_TO_G1", "G1Geometry", "g1_geometry", "g1_tpose"]
+__all__ = ["RobotGeometry", "robot_geometry"]

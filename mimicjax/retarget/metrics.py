@@ -1,23 +1,22 @@
-"""How good a retargeted G1 clip is: keypoint error, limb directions, joint limits, feet, jitter. Numpy."""
+"""How good a retargeted robot clip is: keypoint error, limb directions, joint limits, feet, jitter. Numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mimicjax.human.smpl import SMPL_JOINT_NAMES
-from mimicjax.retarget.correspondence import LIMBS, SITE_NAMES, SITES
+from mimicjax.retarget.correspondence import RobotGeometry
 
 
-def limb_angles_deg(g1_sites: np.ndarray, human_joints: np.ndarray) -> dict[str, float]:
-    """Mean angle (degrees) between each G1 limb and the human's matching limb, over frames.
+def limb_angles_deg(geometry: RobotGeometry, robot_sites: np.ndarray, human_joints: np.ndarray) -> dict[str, float]:
+    """Mean angle (degrees) between each robot limb and the human's matching limb, over frames.
 
-    g1_sites (T, S, 3) in `SITE_NAMES` order; human_joints (T, 24, 3) SMPL joints in the same world frame.
+    robot_sites (T, S, 3) in `geometry.site_names` order; human_joints (T, 24, 3) SMPL joints in the same
+    world frame.
     """
-    smpl_of = {site: SMPL_JOINT_NAMES.index(joint) for site, _, _, joint in SITES}
     out = {}
-    for limb, (a, b) in LIMBS.items():
-        robot = g1_sites[:, SITE_NAMES.index(b)] - g1_sites[:, SITE_NAMES.index(a)]
-        human = human_joints[:, smpl_of[b]] - human_joints[:, smpl_of[a]]
+    for limb, (a, b) in geometry.limbs.items():
+        robot = robot_sites[:, b] - robot_sites[:, a]
+        human = human_joints[:, geometry.site_smpl[b]] - human_joints[:, geometry.site_smpl[a]]
         cos = np.sum(robot * human, -1) / (np.linalg.norm(robot, axis=-1) * np.linalg.norm(human, axis=-1))
         out[limb] = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
     return out
@@ -35,10 +34,10 @@ def jitter(joint_pos: np.ndarray, fps: float) -> float:
     return float(np.abs(np.diff(joint_pos, n=2, axis=0)).mean() * fps**2)
 
 
-def clip_report(g1_sites, goal_sites, human_joints, joint_pos, joint_range, sole_heights, fps) -> dict:
+def clip_report(geometry: RobotGeometry, robot_sites, goal_sites, human_joints, joint_pos, sole_heights, fps) -> dict:
     """The per-clip figures the retarget command prints and stores."""
-    error = np.linalg.norm(g1_sites - goal_sites, axis=-1)
-    limbs = limb_angles_deg(g1_sites, human_joints)
+    error = np.linalg.norm(robot_sites - goal_sites, axis=-1)
+    limbs = limb_angles_deg(geometry, robot_sites, human_joints)
     return {
         "frames": int(joint_pos.shape[0]),
         "fps": float(fps),
@@ -46,32 +45,29 @@ def clip_report(g1_sites, goal_sites, human_joints, joint_pos, joint_range, sole
         "keypoint_error_max_m": float(error.max()),
         "limb_angle_mean_deg": float(np.mean(list(limbs.values()))),
         "limb_angle_deg": limbs,
-        "joint_limit_violations": joint_limit_violations(joint_pos, joint_range),
+        "joint_limit_violations": joint_limit_violations(joint_pos, geometry.joint_range),
         "foot_penetration_max_m": float(max(0.0, -np.min(sole_heights))),
         "jitter_rad_s2": jitter(joint_pos, fps),
     }
 
 
-
-
-def g1_limb_angles_deg(motion, variant: str, human_joints: np.ndarray, heading_turn: float = 0.0) -> dict[str, float]:
-    """`limb_angles_deg` for any G1 clip (e.g. another tool's retarget of the same human clip).
+def clip_limb_angles_deg(motion, robot, human_joints: np.ndarray, heading_turn: float = 0.0) -> dict[str, float]:
+    """`limb_angles_deg` for any clip of `robot` (e.g. another tool's retarget of the same human clip).
 
     human_joints are in the frame of a retarget whose first frame was turned by `heading_turn` (yaw,
     radians; `ClipTargets.heading_turn`); the clip is turned the same way before comparing directions.
     """
     from scipy.spatial.transform import Rotation
 
-    from mimicjax.retarget.correspondence import g1_geometry
-    from mimicjax.robots.kinematics import g1_body_poses
+    from mimicjax.retarget.correspondence import robot_geometry
 
-    geometry = g1_geometry(variant)
-    pos, quat = g1_body_poses(variant, motion.root_pos, motion.root_quat, motion.joint_pos)
+    geometry = robot_geometry(robot)
+    pos, quat = robot.body_poses(motion.root_pos, motion.root_quat, motion.joint_pos)
     rot = Rotation.from_quat(quat[:, geometry.site_body][..., [1, 2, 3, 0]].reshape(-1, 4))
     sites = pos[:, geometry.site_body] + rot.apply(np.tile(geometry.site_offset, (len(pos), 1))).reshape(pos.shape[0], -1, 3)
     sites = sites @ Rotation.from_euler("z", heading_turn).as_matrix().T
     count = min(len(sites), len(human_joints))
-    return limb_angles_deg(sites[:count], human_joints[:count])
+    return limb_angles_deg(geometry, sites[:count], human_joints[:count])
 
 
-__all__ = ["clip_report", "g1_limb_angles_deg", "jitter", "joint_limit_violations", "limb_angles_deg"]
+__all__ = ["clip_limb_angles_deg", "clip_report", "jitter", "joint_limit_violations", "limb_angles_deg"]

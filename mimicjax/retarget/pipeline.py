@@ -1,8 +1,8 @@
-"""Human clips in, G1 clips out: shape fit per subject, one batched solve for all frames, reports.
+"""Human clips in, robot clips out: shape fit per subject, one batched solve for all frames, reports.
 
-    results = retarget_motions([load_human_motion(p) for p in paths], variant="29dof")
-    results[0].motion       # G1Motion: root_pos, root_quat (wxyz), joint_pos at the source fps
-    results[0].keypoints    # (T, K, 3) goal keypoints (spec().keypoint_bodies) by FK of the solution
+    results = retarget_motions([load_human_motion(p) for p in paths], robots.get("g1_29dof"))
+    results[0].motion       # RobotMotion: root_pos, root_quat (wxyz), joint_pos at the source fps
+    results[0].keypoints    # (T, K, 3) goal keypoints (Robot.keypoint_bodies) by FK of the solution
     results[0].report       # keypoint error, limb angles, limit violations, foot penetration, jitter
 """
 
@@ -14,32 +14,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mimicjax.motion.robot_files import G1Motion
+from mimicjax.motion.robot_files import RobotMotion
 from mimicjax.retarget import metrics
-from mimicjax.retarget.correspondence import G1Geometry, g1_geometry
-from mimicjax.retarget.solver import RetargetConfig, make_robot, pack, points_on_bodies, sole_heights, solve, weights_of
+from mimicjax.retarget.correspondence import RobotGeometry, robot_geometry
+from mimicjax.retarget.solver import RetargetConfig, pack, robot_constants, points_on_bodies, sole_heights, solve, weights_of
 from mimicjax.retarget.targets import ClipTargets, ShapeFit, clip_targets, fit_shape
-from mimicjax.robots.kinematics import g1_body_poses, g1_tree
+from mimicjax.robots import Robot
 
 
 @dataclasses.dataclass(frozen=True)
 class RetargetResult:
     name: str
-    motion: G1Motion
-    keypoints: np.ndarray  # (T, K, 3) positions of spec().keypoint_bodies
+    motion: RobotMotion
+    keypoints: np.ndarray  # (T, K, 3) positions of Robot.keypoint_bodies
     report: dict
     targets: ClipTargets
     shape: ShapeFit
 
 
-def robot_poses(variant: str, root_pos, root_quat, joint_pos) -> tuple[np.ndarray, np.ndarray]:
-    """World positions and orientations of every G1 body (numpy), jitted FK."""
-    return g1_body_poses(variant, root_pos, root_quat, joint_pos)
-
-
-def _sites_and_soles(geometry: G1Geometry, robot, pos, quat):
+def _sites_and_soles(geometry: RobotGeometry, constants, pos, quat):
     sites = np.asarray(points_on_bodies(pos, quat, geometry.site_body, geometry.site_offset))
-    soles = np.asarray(sole_heights(robot, jnp.asarray(pos, jnp.float32), jnp.asarray(quat, jnp.float32)))
+    soles = np.asarray(sole_heights(constants, jnp.asarray(pos, jnp.float32), jnp.asarray(quat, jnp.float32)))
     return sites, soles
 
 
@@ -65,9 +60,9 @@ def _subject_key(motion, body_model) -> tuple:
     return (motion.gender, np.round(np.asarray(motion.betas, np.float64), 6).tobytes())
 
 
-def retarget_motions(motions, variant: str = "29dof", body_model=None, config: RetargetConfig = RetargetConfig(),
+def retarget_motions(motions, robot: Robot, body_model=None, config: RetargetConfig = RetargetConfig(),
                      names=None, progress: bool = False) -> list[RetargetResult]:
-    """Retarget `HumanMotion`s onto the G1 `variant` in one batched optimisation.
+    """Retarget `HumanMotion`s onto `robot` in one batched optimisation.
 
     body_model: a `BodyModel` (default: the skeleton-only neutral SMPL). With a model that has a shape
     space, betas and scale are fitted once per subject (clips with the same gender and betas).
@@ -77,7 +72,7 @@ def retarget_motions(motions, variant: str = "29dof", body_model=None, config: R
     if not motions:
         raise ValueError("no motions to retarget")
     body_model = body_model if body_model is not None else BodyModel.skeleton_only()
-    geometry = g1_geometry(variant)
+    geometry = robot_geometry(robot)
     names = list(names) if names is not None else [str(m.source or f"clip{i}") for i, m in enumerate(motions)]
 
     shapes: dict[tuple, ShapeFit] = {}
@@ -93,28 +88,28 @@ def retarget_motions(motions, variant: str = "29dof", body_model=None, config: R
             shapes[key] = fit_shape(body_model, geometry)
         clips.append(clip_targets(motion, body_model, geometry, shapes[key], config.align_heading, name=name))
 
-    robot = make_robot(geometry, g1_tree(variant), config)
+    constants = robot_constants(geometry, robot.tree, config)
     problem, starts = pack(clips)
     if jax.device_count() > 1 and problem.valid.shape[0] % jax.device_count() == 0:
-        problem, robot = _spread_over_devices(problem, robot)
-    root_pos, root_quat, joint_pos, _ = solve(robot, problem, weights_of(config), config.steps, config.learning_rate,
+        problem, constants = _spread_over_devices(problem, constants)
+    root_pos, root_quat, joint_pos, _ = solve(constants, problem, weights_of(config), config.steps, config.learning_rate,
                                               config.final_learning_rate_fraction)
     root_pos, root_quat, joint_pos = (np.asarray(x, np.float64) for x in (root_pos, root_quat, joint_pos))
     joint_pos = np.clip(joint_pos, geometry.joint_range[:, 0], geometry.joint_range[:, 1])
     root_quat /= np.linalg.norm(root_quat, axis=-1, keepdims=True)
 
-    pos, quat = robot_poses(variant, root_pos, root_quat, joint_pos)
+    pos, quat = robot.body_poses(root_pos, root_quat, joint_pos)
     # The floor penalty leaves at most millimetres; lift those frames so no sole is ever below z = 0.
-    lowest = np.asarray(sole_heights(robot, jnp.asarray(pos, jnp.float32), jnp.asarray(quat, jnp.float32))).min(axis=(-1, -2))
+    lowest = np.asarray(sole_heights(constants, jnp.asarray(pos, jnp.float32), jnp.asarray(quat, jnp.float32))).min(axis=(-1, -2))
     lift = np.maximum(-lowest, 0.0)
     root_pos[:, 2] += lift
-    pos, quat = robot_poses(variant, root_pos, root_quat, joint_pos)
-    sites, soles = _sites_and_soles(geometry, robot, pos, quat)
+    pos, quat = robot.body_poses(root_pos, root_quat, joint_pos)
+    sites, soles = _sites_and_soles(geometry, constants, pos, quat)
 
     results = []
     for clip, start, key in zip(clips, starts, [_subject_key(m, body_model) for m in motions]):
         frames = slice(int(start), int(start) + clip.num_frames)
-        motion = G1Motion(
+        motion = RobotMotion(
             fps=clip.fps,
             root_pos=root_pos[frames],
             root_quat=root_quat[frames],
@@ -123,7 +118,7 @@ def retarget_motions(motions, variant: str = "29dof", body_model=None, config: R
             source=clip.source,
             source_format="retarget",
         )
-        report = metrics.clip_report(sites[frames], clip.sites, clip.human_joints, joint_pos[frames], geometry.joint_range,
+        report = metrics.clip_report(geometry, sites[frames], clip.sites, clip.human_joints, joint_pos[frames],
                                      soles[frames], clip.fps)
         report["scale"] = shapes[key].scale
         report["floor_lift_max_m"] = float(lift[frames].max())  # how far the final floor clamp raised the root
@@ -131,4 +126,4 @@ def retarget_motions(motions, variant: str = "29dof", body_model=None, config: R
     return results
 
 
-__all__ = ["RetargetConfig", "RetargetResult", "retarget_motions", "robot_poses"]
+__all__ = ["RetargetConfig", "RetargetResult", "retarget_motions"]

@@ -1,11 +1,11 @@
-"""Batched keypoint inverse kinematics of the G1: every frame of every clip in one jitted optimisation.
+"""Batched keypoint inverse kinematics of a robot: every frame of every clip in one jitted optimisation.
 
 The unknowns are, per frame, the root position, a rotation of the root away from its heading-only warm
 start, and one unconstrained number per joint mapped into the joint's range by a sigmoid (so no solution
 can break a joint limit). A fixed number of Adam steps runs in one `lax.scan`. The cost, averaged over
 frames, is a sum of small named terms (`COST_TERMS`), each weighted by a `RetargetConfig` field:
 
-  sites        squared distance of the G1 sites to their goals
+  sites        squared distance of the robot sites to their goals
   orientation  1 - <q, q_goal>^2 for pelvis, torso, feet and hands (weighted per body)
   smoothness   squared joint and root accelerations (finite differences within each clip)
   floor        squared depth of any sole point below z = 0
@@ -31,7 +31,7 @@ import optax
 from flax import struct
 
 from mimicjax.math.rotations import quat_rotate
-from mimicjax.retarget.correspondence import G1Geometry
+from mimicjax.retarget.correspondence import RobotGeometry
 from mimicjax.robots.kinematics import KinematicTree, quat_multiply_components, forward_kinematics_components, rotate_components
 
 FRAME_BUCKET = 256
@@ -104,8 +104,8 @@ class Problem:
 
 
 @struct.dataclass
-class Robot:
-    """G1 constants for the cost (a pytree of arrays, shaped to broadcast against (..., F))."""
+class RobotConstants:
+    """Robot constants for the cost (a pytree of arrays, shaped to broadcast against (..., F))."""
 
     tree: KinematicTree
     site_body: jax.Array  # (S,)
@@ -119,12 +119,12 @@ class Robot:
     default_pose: jax.Array  # (n, 1)
 
 
-def make_robot(geometry: G1Geometry, tree: KinematicTree, config: RetargetConfig) -> Robot:
+def robot_constants(geometry: RobotGeometry, tree: KinematicTree, config: RetargetConfig) -> RobotConstants:
     f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
     # Keep the sigmoid's output strictly inside the range even after float32 rounding.
     margin = 1e-4 * (geometry.joint_range[:, 1] - geometry.joint_range[:, 0])
     soles = np.stack([geometry.sole_points, geometry.sole_points_right])  # (2, P, 3)
-    return Robot(
+    return RobotConstants(
         tree=tree,
         site_body=jnp.asarray(geometry.site_body),
         site_offset=f32(geometry.site_offset.T[..., None]),
@@ -138,11 +138,11 @@ def make_robot(geometry: G1Geometry, tree: KinematicTree, config: RetargetConfig
     )
 
 
-def joint_angles(robot: Robot, logits):
+def joint_angles(robot: RobotConstants, logits):
     return robot.joint_low + (robot.joint_high - robot.joint_low) * jax.nn.sigmoid(logits)
 
 
-def joint_logits(robot: Robot, angles):
+def joint_logits(robot: RobotConstants, angles):
     fraction = (angles - robot.joint_low) / (robot.joint_high - robot.joint_low)
     fraction = jnp.clip(fraction, 1e-3, 1.0 - 1e-3)
     return jnp.log(fraction) - jnp.log1p(-fraction)
@@ -158,7 +158,7 @@ def _rotvec_to_quat(r):
     return jnp.concatenate([w[None], r * half_sinc[None]], axis=0)
 
 
-def decode(robot: Robot, problem: Problem, params: dict):
+def decode(robot: RobotConstants, problem: Problem, params: dict):
     """Root position (3, F), root quaternion (4, F, wxyz) and joint angles (n, F) from the variables."""
     root_quat = quat_multiply_components(problem.init_root_quat, _rotvec_to_quat(params["root_rot"]))
     return problem.init_root_pos + params["root_pos"], root_quat, joint_angles(robot, params["logits"])
@@ -169,7 +169,7 @@ def points_on_bodies(body_pos, body_quat, bodies, offsets):
     return body_pos[..., bodies, :] + quat_rotate(body_quat[..., bodies, :], offsets)
 
 
-def sole_heights(robot: Robot, body_pos, body_quat):
+def sole_heights(robot: RobotConstants, body_pos, body_quat):
     """(..., 2, P) heights of each foot's sole points, from (..., nbody, 3/4) body poses."""
     points = jnp.moveaxis(robot.sole_points[..., 0], 0, -1)  # (2, P, 3)
     pos = body_pos[..., robot.sole_body, None, :]
@@ -182,7 +182,7 @@ def _second_difference(x, problem: Problem):
     return (x[..., problem.next_frame] - 2.0 * x + x[..., problem.prev_frame]) * problem.fps**2
 
 
-def cost_terms(params: dict, robot: Robot, problem: Problem) -> dict:
+def cost_terms(params: dict, robot: RobotConstants, problem: Problem) -> dict:
     """Each cost term averaged over the real frames (unweighted)."""
     root_pos, root_quat, q = decode(robot, problem, params)
     body_pos, body_quat = forward_kinematics_components(robot.tree, root_pos, root_quat, q)  # (3|4, nbody, F)
@@ -215,7 +215,7 @@ def total_cost(params, robot, problem, weights: dict):
     return sum(weights[name] * terms[name] for name in COST_TERMS), terms
 
 
-def initial_params(robot: Robot, problem: Problem) -> dict:
+def initial_params(robot: RobotConstants, problem: Problem) -> dict:
     num = problem.valid.shape[0]
     return {
         "root_pos": jnp.zeros_like(problem.init_root_pos),
@@ -225,7 +225,7 @@ def initial_params(robot: Robot, problem: Problem) -> dict:
 
 
 @functools.partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction"))
-def solve(robot: Robot, problem: Problem, weights: dict, steps: int, learning_rate: float, final_fraction: float):
+def solve(robot: RobotConstants, problem: Problem, weights: dict, steps: int, learning_rate: float, final_fraction: float):
     """Run `steps` Adam steps from the warm start.
 
     Returns root_pos (F, 3), root_quat (F, 4), joint_pos (F, n) and the final cost terms.
@@ -294,5 +294,5 @@ def weights_of(config: RetargetConfig) -> dict:
     return {name: jnp.float32(getattr(config, name)) for name in COST_TERMS}
 
 
-__all__ = ["COST_TERMS", "FRAME_BUCKET", "Problem", "RetargetConfig", "Robot", "config_with_overrides", "cost_terms", "decode", "make_robot",
+__all__ = ["COST_TERMS", "FRAME_BUCKET", "Problem", "RetargetConfig", "RobotConstants", "config_with_overrides", "cost_terms", "decode", "robot_constants",
            "pack", "points_on_bodies", "sole_heights", "solve", "weights_of"]

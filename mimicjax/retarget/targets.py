@@ -1,10 +1,10 @@
-"""From a human motion to what the G1 should do: fitted proportions, goal sites, orientations, contacts.
+"""From a human motion to what the robot should do: fitted proportions, goal sites, orientations, contacts.
 
 1. `fit_shape` (once per subject): a scale and, with a real body model, betas, so that the human's
-   rest-pose sites (SMPL T-pose) line up with the G1's in its T-pose. The scale carries the pelvis
+   rest-pose sites (SMPL T-pose) line up with the robot's in its T-pose. The scale carries the pelvis
    trajectory (stride length, pelvis height); the betas give the human a robot-like build.
 2. `clip_targets` (per clip): the human's joints by forward kinematics, turned so the first frame faces
-   +x (optional), then re-proportioned: every bone keeps the human's direction and takes the G1's length,
+   +x (optional), then re-proportioned: every bone keeps the human's direction and takes the robot's length,
    starting from the scaled pelvis. Targets are lifted so the feet stand on the floor (z = 0) when the
    human's feet are in contact, which is detected from foot height and speed.
 
@@ -19,10 +19,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mimicjax.human.smpl import SMPL_JOINT_NAMES
-from mimicjax.retarget.correspondence import SITE_NAMES, SMPL_TO_G1, G1Geometry
+from mimicjax.retarget.correspondence import RobotGeometry
 
 # Weight of each site in the shape fit: the legs and trunk carry the pelvis trajectory, so they decide
-# the scale; the G1's arms are much shorter than a person's and only nudge it.
+# the scale; the robots' arms are much shorter than a person's and only nudge it.
 _SHAPE_FIT_WEIGHTS = {"pelvis": 1.0, "left_hip": 1.0, "right_hip": 1.0, "left_knee": 1.0, "right_knee": 1.0,
                       "left_ankle": 1.0, "right_ankle": 1.0, "chest": 1.0, "left_shoulder": 0.3, "right_shoulder": 0.3,
                       "left_elbow": 0.1, "right_elbow": 0.1, "left_wrist": 0.1, "right_wrist": 0.1,
@@ -41,7 +41,7 @@ _HAND_JOINT = {"smpl": (22, 23), "skeleton": (22, 23), "smplh": (25, 40), "smplx
 
 @dataclasses.dataclass(frozen=True)
 class ShapeFit:
-    """Human-to-G1 proportions of one subject."""
+    """Human-to-robot proportions of one subject."""
 
     scale: float
     betas: np.ndarray | None  # fitted betas, or None for a skeleton-only body model
@@ -54,8 +54,8 @@ def _smpl24(joints: np.ndarray, family: str) -> np.ndarray:
     return np.concatenate([joints[..., :22, :], joints[..., [left, right], :]], axis=-2)
 
 
-def _rest_sites(body_model, geometry: G1Geometry, betas) -> np.ndarray:
-    """Rest-pose (T-pose) human sites relative to the pelvis, in G1 axes (x forward, y left, z up)."""
+def _rest_sites(body_model, geometry: RobotGeometry, betas) -> np.ndarray:
+    """Rest-pose (T-pose) human sites relative to the pelvis, in robot axes (x forward, y left, z up)."""
     if body_model.has_mesh:
         from mimicjax.human.smpl import _forward_jit
 
@@ -65,15 +65,15 @@ def _rest_sites(body_model, geometry: G1Geometry, betas) -> np.ndarray:
         joints = np.asarray(body_model.rest_joints, np.float64)  # the zero pose is the rest skeleton
     joints = _smpl24(joints, body_model.family)
     sites = joints[geometry.site_smpl] - joints[0]
-    return sites @ SMPL_TO_G1
+    return sites @ geometry.smpl_to_robot
 
 
-def fit_shape(body_model, geometry: G1Geometry, steps: int = 300, learning_rate: float = 0.05, fit_betas: bool = True) -> ShapeFit:
-    """Scale (and betas, for a body model with a shape space) lining the human T-pose up with the G1's.
+def fit_shape(body_model, geometry: RobotGeometry, steps: int = 300, learning_rate: float = 0.05, fit_betas: bool = True) -> ShapeFit:
+    """Scale (and betas, for a body model with a shape space) lining the human T-pose up with the robot's.
 
     fit_betas=False (or a skeleton-only model) fits the scale alone, in closed form, at the mean shape.
     """
-    weights = np.array([_SHAPE_FIT_WEIGHTS[name] for name in SITE_NAMES])
+    weights = np.array([_SHAPE_FIT_WEIGHTS.get(name, 1.0) for name in geometry.site_names])
     goal = geometry.rest_sites - geometry.rest_sites[0]
     if not fit_betas or not body_model.has_mesh or body_model.num_betas == 0:
         betas = np.zeros(body_model.num_betas) if body_model.has_mesh else None
@@ -88,14 +88,14 @@ def fit_shape(body_model, geometry: G1Geometry, steps: int = 300, learning_rate:
 
     from mimicjax.human.smpl import forward
 
-    smpl_to_g1 = jnp.asarray(SMPL_TO_G1, body_model.rest_joints.dtype)
+    smpl_to_robot = jnp.asarray(geometry.smpl_to_robot, body_model.rest_joints.dtype)
     left, right = _HAND_JOINT[body_model.family]
     pick = jnp.asarray(np.concatenate([np.arange(22), [left, right]])[geometry.site_smpl])
 
     def loss(params):
         out = forward(body_model, jnp.zeros(3), jnp.zeros((body_model.num_body_joints, 3)), params["betas"], return_vertices=False)
         joints = out["joints"]
-        sites = (joints[pick] - joints[0]) @ smpl_to_g1
+        sites = (joints[pick] - joints[0]) @ smpl_to_robot
         err = jnp.exp(params["log_scale"]) * sites - goal
         return jnp.sum(weights * jnp.sum(err * err, -1)) / weights.sum() + _BETA_REGULARISATION * jnp.mean(params["betas"] ** 2)
 
@@ -122,11 +122,11 @@ def fit_shape(body_model, geometry: G1Geometry, steps: int = 300, learning_rate:
 
 @dataclasses.dataclass(frozen=True)
 class ClipTargets:
-    """What the G1 should follow in one clip, in the output world (z up, floor at z = 0). Numpy."""
+    """What the robot should follow in one clip, in the output world (z up, floor at z = 0). Numpy."""
 
     name: str
     fps: float
-    sites: np.ndarray  # (T, S, 3) goal positions of the G1 sites
+    sites: np.ndarray  # (T, S, 3) goal positions of the robot sites
     orientations: np.ndarray  # (T, O, 4) wxyz goal orientations of the oriented bodies
     contact: np.ndarray  # (T, 2) bool, left/right foot on the ground
     human_joints: np.ndarray  # (T, 24, 3) the human's joints (own proportions), same world frame
@@ -139,9 +139,9 @@ class ClipTargets:
         return int(self.sites.shape[0])
 
 
-def _heading(rotations_g1_pelvis: np.ndarray) -> np.ndarray:
-    """Yaw (T,) of the G1 pelvis x axis."""
-    forward = rotations_g1_pelvis[:, :, 0]
+def _heading(rotations_robot_root: np.ndarray) -> np.ndarray:
+    """Yaw (T,) of the robot root's x axis."""
+    forward = rotations_robot_root[:, :, 0]
     return np.arctan2(forward[:, 1], forward[:, 0])
 
 
@@ -159,8 +159,8 @@ def detect_contacts(human_joints: np.ndarray, fps: float) -> np.ndarray:
     return (heights - ground < CONTACT_HEIGHT) & (speeds < CONTACT_SPEED)
 
 
-def clip_targets(motion, body_model, geometry: G1Geometry, shape: ShapeFit, align_heading: bool = True, name: str = "") -> ClipTargets:
-    """Goal sites, orientations and contacts of the G1 for a `HumanMotion` (z-up)."""
+def clip_targets(motion, body_model, geometry: RobotGeometry, shape: ShapeFit, align_heading: bool = True, name: str = "") -> ClipTargets:
+    """Goal sites, orientations and contacts of the robot for a `HumanMotion` (z-up)."""
     from mimicjax.human.smpl import _forward_jit
 
     if motion.up_axis != "z":
@@ -178,36 +178,36 @@ def clip_targets(motion, body_model, geometry: G1Geometry, shape: ShapeFit, alig
 
     turn = 0.0
     if align_heading:
-        turn = -float(_heading(rotations[:1, 0] @ SMPL_TO_G1)[0])
+        turn = -float(_heading(rotations[:1, 0] @ geometry.smpl_to_robot)[0])
         about = np.array([joints[0, 0, 0], joints[0, 0, 1], 0.0])
         yaw = Rotation.from_euler("z", turn).as_matrix()
         joints = (joints - about) @ yaw.T + about
         rotations = yaw @ rotations
 
-    sites = np.zeros((num, len(SITE_NAMES), 3))
+    sites = np.zeros((num, len(geometry.site_names), 3))
     pelvis = joints[:, 0]
     start = np.array([pelvis[0, 0], pelvis[0, 1], 0.0])
     sites[:, 0] = start + shape.scale * (pelvis - start)
     for parent, child, length, rigid in zip(geometry.bone_parent, geometry.bone_child, geometry.bone_length, geometry.bone_rigid_smpl):
         if rigid >= 0:
-            g1_frame = rotations[:, rigid] @ SMPL_TO_G1  # the G1 pelvis/torso is upright in the T-pose
-            sites[:, child] = sites[:, parent] + g1_frame @ (geometry.rest_sites[child] - geometry.rest_sites[parent])
+            robot_frame = rotations[:, rigid] @ geometry.smpl_to_robot  # the robot's pelvis/torso is upright in the T-pose
+            sites[:, child] = sites[:, parent] + robot_frame @ (geometry.rest_sites[child] - geometry.rest_sites[parent])
             continue
         bone = joints[:, geometry.site_smpl[child]] - joints[:, geometry.site_smpl[parent]]
         direction = bone / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-9)
         sites[:, child] = sites[:, parent] + length * direction
 
     contact = detect_contacts(joints, motion.fps)
-    # Lift everything so that ankles in contact sit at the G1's ankle height above its soles.
-    ankles = sites[:, [SITE_NAMES.index("left_ankle"), SITE_NAMES.index("right_ankle")], 2]
-    ankle_rest = geometry.pelvis_height + geometry.rest_sites[SITE_NAMES.index("left_ankle"), 2]
+    # Lift everything so that ankles in contact sit at the robot's ankle height above its soles.
+    ankles = sites[:, [geometry.site_names.index("left_ankle"), geometry.site_names.index("right_ankle")], 2]
+    ankle_rest = geometry.pelvis_height + geometry.rest_sites[geometry.site_names.index("left_ankle"), 2]
     grounded = ankles[contact] if contact.any() else np.array([np.percentile(ankles.min(axis=1), 5)])
     sites[..., 2] += ankle_rest - np.median(grounded)
 
-    g1_frames = rotations[:, geometry.oriented_smpl] @ SMPL_TO_G1
+    robot_frames = rotations[:, geometry.oriented_smpl] @ geometry.smpl_to_robot
     rest = Rotation.from_quat(geometry.oriented_rest[:, [1, 2, 3, 0]]).as_matrix()
-    goal = Rotation.from_matrix((g1_frames @ rest).reshape(-1, 3, 3)).as_quat().reshape(num, -1, 4)[..., [3, 0, 1, 2]]
-    yaw = _heading(rotations[:, 0] @ SMPL_TO_G1)
+    goal = Rotation.from_matrix((robot_frames @ rest).reshape(-1, 3, 3)).as_quat().reshape(num, -1, 4)[..., [3, 0, 1, 2]]
+    yaw = _heading(rotations[:, 0] @ geometry.smpl_to_robot)
     init_quat = np.stack([np.cos(yaw / 2), np.zeros(num), np.zeros(num), np.sin(yaw / 2)], axis=-1)
     return ClipTargets(
         name=name or (str(motion.source) if motion.source else "clip"),

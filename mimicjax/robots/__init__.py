@@ -53,4 +53,9 @@ def get(name: str, mjcf: str | Path | None = None) -> Robot:
     return _get(name, None if mjcf is None else str(Path(mjcf).resolve()))
 
 
-__all__ = ["DEFAULT_ROBOT", "Robot", "RobotDefinition", "definition", "definitions", "get", "names"]
+def add_robot_argument(parser, default: str | None = DEFAULT_ROBOT, help: str = "the robot") -> None:
+    """`--robot NAME` on a command line, choices from the installed robots."""
+    parser.add_argument("--robot", default=default, choices=names(), help=f"{help} (default: {default})")
+
+
+__all__ = ["DEFAULT_ROBOT", "add_robot_argument", "Robot", "RobotDefinition", "definition", "definitions", "get", "names"]

@@ -8,13 +8,12 @@ leading batch shape. It is jit/vmap/grad friendly and compiles in a fraction of 
 rotation per body, batched over each depth level of the tree.
 
 Supported trees: body 1 carries a free joint (the root); every other body has at most one hinge joint,
-placed at the body's origin (`jnt_pos` = 0), as in the G1 models. Anything else raises a ValueError.
-Body indices are MuJoCo's (body 0 is the world), so `spec().keypoint_body_ids` index the outputs directly.
+placed at the body's origin (`jnt_pos` = 0), as in the robots here. Anything else raises a ValueError.
+Body indices are MuJoCo's (body 0 is the world), so `Robot.keypoint_body_ids` index the outputs directly.
 """
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -165,33 +164,25 @@ def forward_qpos(tree: KinematicTree, qpos):
     return forward_kinematics(tree, qpos[..., :3], qpos[..., 3:7], qpos[..., 7:])
 
 
-@functools.lru_cache(maxsize=None)
-def g1_tree(variant: str = "29dof") -> KinematicTree:
-    """The kinematic tree of the G1 `variant` ("29dof" or "23dof"), float32."""
-    from mimicjax.robots import g1
-
-    return KinematicTree.from_model(g1.load_model(variant))
-
-
 _forward_jit = jax.jit(forward_kinematics)
 _FRAME_BUCKET = 256
 
 
-def g1_body_poses(variant: str, root_pos, root_quat, joint_pos) -> tuple[np.ndarray, np.ndarray]:
-    """World positions (..., nbody, 3) and orientations (..., nbody, 4) of every G1 body, as numpy (jitted FK).
+def body_poses(tree: KinematicTree, root_pos, root_quat, joint_pos) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (..., nbody, 3) and orientations (..., nbody, 4) of every body, as numpy (jitted FK).
 
     Inputs are (T, 3), (T, 4), (T, n) frames (or a single frame).
     """
     root_pos, root_quat, joint_pos = (np.asarray(a, np.float32) for a in (root_pos, root_quat, joint_pos))
     if root_pos.ndim != 2:
-        pos, quat = _forward_jit(g1_tree(variant), root_pos, root_quat, joint_pos)
+        pos, quat = _forward_jit(tree, root_pos, root_quat, joint_pos)
         return np.asarray(pos, np.float64), np.asarray(quat, np.float64)
     # Frames padded to a bucket: clips of different lengths then share one compiled program.
     num = root_pos.shape[0]
     padded = max(_FRAME_BUCKET, -(-num // _FRAME_BUCKET) * _FRAME_BUCKET)
     pad = lambda a: np.concatenate([a, np.repeat(a[-1:], padded - num, axis=0)])  # noqa: E731
-    pos, quat = _forward_jit(g1_tree(variant), pad(root_pos), pad(root_quat), pad(joint_pos))
+    pos, quat = _forward_jit(tree, pad(root_pos), pad(root_quat), pad(joint_pos))
     return np.asarray(pos[:num], np.float64), np.asarray(quat[:num], np.float64)
 
 
-__all__ = ["KinematicTree", "forward_kinematics", "forward_kinematics_components", "quat_multiply_components", "rotate_components", "forward_qpos", "g1_body_poses", "g1_tree", "local_rotations"]
+__all__ = ["KinematicTree", "forward_kinematics", "forward_kinematics_components", "quat_multiply_components", "rotate_components", "forward_qpos", "body_poses", "local_rotations"]

@@ -80,7 +80,6 @@ def resolve_config(
 def check_teacher_compatible(config: ExperimentConfig, teacher_config: ExperimentConfig, teacher_dir) -> None:
     """The teacher's network and observation must be the ones it was trained with."""
     from mimicjax.envs import observations as obs_lib
-    from mimicjax.robots import g1 as g1_lib
 
     if config.network != teacher_config.network:
         raise ConfigError(f"network differs from the teacher's in {teacher_dir}; the teacher's network cannot be "
@@ -89,13 +88,13 @@ def check_teacher_compatible(config: ExperimentConfig, teacher_config: Experimen
     if any(getattr(config.ppo, name) != getattr(teacher_config.ppo, name) for name in normalization):
         raise ConfigError(f"ppo.normalize_observations and ppo.obs_clip define how the teacher in {teacher_dir} "
                           f"sees its observations; keep them as the teacher had them")
-    if config.env.variant != teacher_config.env.variant:
-        raise ConfigError(f"env.sim.variant={config.env.variant!r} but the teacher in {teacher_dir} drives the "
-                          f"{teacher_config.env.variant} G1")
+    if (config.env.robot, config.env.robot_mjcf) != (teacher_config.env.robot, teacher_config.env.robot_mjcf):
+        raise ConfigError(f"env.robot={config.env.robot!r} (model {config.env.robot_mjcf or 'stock'}) but the teacher in "
+                          f"{teacher_dir} drives the {teacher_config.env.robot} (model {teacher_config.env.robot_mjcf or 'stock'})")
     if config.env.observations.actor != teacher_config.env.observations.actor:
         raise ConfigError(f"env.observations.actor must stay {teacher_config.env.observations.actor!r}, what the "
                           f"teacher in {teacher_dir} was trained on")
-    spec = g1_lib.spec(config.env.variant)
+    spec = config.env.load_robot()
     n, k, nb = spec.num_joints, len(spec.keypoint_bodies), len(spec.body_names)
 
     def layout(env_config):

@@ -42,24 +42,26 @@ class Run:
     env_steps: int = 0
 
 
-def sample_library_path(variant: str) -> Path:
-    return SAMPLE_LIBRARY_DIR / f"g1_{variant}_samples.npz"
+def sample_library_path(robot: str) -> Path:
+    """The shipped sample clips retargeted onto the robot named `robot` (the G1s have them)."""
+    return SAMPLE_LIBRARY_DIR / f"{robot}_samples.npz"
 
 
 def load_motions(config: ExperimentConfig, library_path: str | Path | None = None):
     """The MotionLibrary for `config`: an explicit file, the config's file, or the shipped samples."""
     from mimicjax.motion import library as library_lib
 
-    path = Path(library_path or config.motions.library or sample_library_path(config.env.variant))
+    path = Path(library_path or config.motions.library or sample_library_path(config.env.robot))
     if not path.is_file():
         raise ConfigError(
-            f"motion library not found: {path}; make one with `mimicjax retarget MOTIONS... --out {path}`"
+            f"motion library not found: {path}; make one with "
+            f"`mimicjax retarget MOTIONS... --robot {config.env.robot} --out LIB.npz` and pass --motions LIB.npz"
         )
     library = library_lib.load_library(path)
-    if library.meta.variant != config.env.variant:
+    if library.meta.robot != config.env.robot:
         raise ConfigError(
-            f"{path} holds {library.meta.variant} motions but the config trains the {config.env.variant} G1; "
-            f"set env.sim.variant={library.meta.variant!r} or retarget for the other robot"
+            f"{path} holds {library.meta.robot} motions but the config trains the {config.env.robot}; "
+            f"set env.robot={library.meta.robot!r} or retarget the motions with --robot {config.env.robot}"
         )
     if config.motions.mirror:
         library = library_lib.with_mirrored_clips(library)
@@ -147,7 +149,7 @@ def train(
         raise ConfigError(f"nothing to resume: {checkpoints_dir} has no checkpoint")
     changes = []
     if resume:
-        saved = config_lib.from_dict(ExperimentConfig, read_config(checkpoints_dir))
+        saved = config_lib.saved_experiment(read_config(checkpoints_dir))
         if not config.motions.library:  # no --motions (and none in the experiment): the run's own
             config = dataclasses.replace(config, motions=saved.motions)
         config, changes = config_lib.resume_config(saved, config, run_dir)

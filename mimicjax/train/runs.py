@@ -37,7 +37,7 @@ def read_run_config(run_dir: str | Path, step: int | None = None) -> ExperimentC
     if not has_checkpoints(run_dir):
         raise ConfigError(f"{run_dir} holds no checkpoint; train it first (`mimicjax train --run-dir {run_dir}`)")
     try:
-        return config_lib.from_dict(ExperimentConfig, read_config(checkpoints_dir(run_dir), step))
+        return config_lib.saved_experiment(read_config(checkpoints_dir(run_dir), step))
     except ConfigError as error:
         raise ConfigError(f"the config saved in {checkpoints_dir(run_dir)} does not match this version: {error}") from error
 

@@ -293,7 +293,7 @@ def run_sweep(
     def library_for(config):
         if library is not None:
             return library
-        key = (config.env.variant, config.motions.library, config.motions.mirror)
+        key = (config.env.robot, config.motions.library, config.motions.mirror)
         if key not in libraries:
             libraries[key] = loop.load_motions(config)
         return libraries[key]

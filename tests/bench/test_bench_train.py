@@ -36,7 +36,7 @@ def test_bench_train_reports_every_figure(tmp_path, compile_cache_dir, capsys):
         assert cli.main(args) == 0
     report = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == report
-    assert report["benchmark"] == "train" and report["variant"] == "23dof"
+    assert report["benchmark"] == "train" and report["robot"] == "g1_23dof"
     assert report["num_envs"] == 4 and report["transitions_per_call"] == 32
     for name in ("physics_env_steps_per_s", "env_steps_per_s", "update_s", "iteration_s", "peak_host_memory_mb"):
         assert report[name] > 0, name

@@ -60,7 +60,7 @@ def test_the_exported_policy_acts_like_the_run(kind, teacher_dir, student, tmp_p
     assert list(raw) == ["policy"] and sorted(raw["policy"]) == ["obs_stats", "params"]
     run_size = sum(f.stat().st_size for f in run_dir.joinpath("checkpoints").rglob("*") if f.is_file())
     assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < run_size
-    assert json.loads((out / "config.json").read_text())["env"]["sim"]["variant"] == original.config.env.variant
+    assert json.loads((out / "config.json").read_text())["env"]["robot"] == original.config.env.robot
     assert not any(str(tmp_path) in f.read_text(errors="ignore") for f in out.rglob("*") if f.is_file())  # no paths
     assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
 
@@ -94,7 +94,7 @@ def test_export_refuses_to_overwrite_and_drops_paths_outside_the_project(teacher
         state = source.restore(0, target=target)
     elsewhere = tmp_path / "elsewhere" / "lib.npz"  # on this machine, outside the project
     elsewhere.parent.mkdir()
-    shutil.copyfile(sample_library_path(config.env.variant), elsewhere)
+    shutil.copyfile(sample_library_path(config.env.robot), elsewhere)
     config = config_lib.apply_overrides(config, [f"motions.library={elsewhere}"])
     with Checkpoints(moved_checkpoints, max_to_keep=None, async_save=False) as target:
         target.save(0, state, config=config_lib.to_dict(config), metadata={"env_steps": 7})

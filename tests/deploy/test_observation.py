@@ -77,7 +77,7 @@ def test_the_builder_equals_the_env_student_observation(eval_tracking_env):
 def test_a_library_file_reads_back_and_bad_files_are_named(tmp_path):
     from mimicjax.train.loop import sample_library_path
 
-    motion = deploy_obs.ReferenceMotion.load(sample_library_path("23dof"))
+    motion = deploy_obs.ReferenceMotion.load(sample_library_path("g1_23dof"))
     assert motion.num_clips == 6 and motion.clip_names[0] == "walk" and motion.duration(0) > 1.0
     frames = motion.sample(0, np.array([-1.0, 0.0, 1e9]))  # clamped to the clip
     np.testing.assert_allclose(frames["root_pos"][0], frames["root_pos"][1])

@@ -44,14 +44,13 @@ def test_onnx_actions_equal_the_jax_policy(student, exported):
 def test_the_metadata_describes_robot_observation_and_run(student, exported):
     from mimicjax.deploy.onnx_export import config_hash, read_metadata
     from mimicjax.envs import observations as obs_lib
-    from mimicjax.robots import g1
 
     model = onnx.load(str(exported))
     assert model.opset_import[0].version == 11 and [i.name for i in model.graph.input] == ["obs"]
-    meta = {key: (value if key in ("robot", "variant", "anchor_body_name", "action_space", "exporter", "exporter_version",
+    meta = {key: (value if key in ("robot", "anchor_body_name", "action_space", "exporter", "exporter_version",
                                    "config_hash") else json.loads(value)) for key, value in read_metadata(model).items()}
-    spec = g1.spec(student.config.env.variant)
-    assert meta["variant"] == student.config.env.variant and meta["joint_names"] == list(spec.joint_names)
+    spec = student.config.env.load_robot()
+    assert meta["robot"] == student.config.env.robot and meta["joint_names"] == list(spec.joint_names)
     assert meta["kp"] == pytest.approx(spec.kp.tolist()) and meta["joint_damping"] == pytest.approx(spec.kd.tolist())
     assert meta["effort_limit"] == pytest.approx(spec.effort_limit.tolist()) and meta["anchor_body_name"] == "pelvis"
     assert meta["control_dt"] == pytest.approx(0.02) and meta["history_length"] == student.config.env.observations.history
@@ -73,7 +72,7 @@ def test_only_a_student_exports_to_onnx_and_nothing_is_overwritten(teacher_dir, 
 def test_sim2sim_names_what_is_wrong_with_a_policy_file(exported, tmp_path, capsys):
     from mimicjax.train.loop import sample_library_path
 
-    motions = str(sample_library_path("23dof"))
+    motions = str(sample_library_path("g1_23dof"))
 
     def sim2sim(path):
         status = cli.main(["sim2sim", "--onnx", str(path), "--motions", motions, "--clip", "0"])
@@ -102,6 +101,6 @@ def test_sim2sim_names_what_is_wrong_with_a_policy_file(exported, tmp_path, caps
     assert "Traceback" not in err
 
     # A library of the other G1 (29 joints for a 23-DoF student): named, not a broadcast error mid-episode.
-    status = cli.main(["sim2sim", "--onnx", str(exported), "--motions", str(sample_library_path("29dof")), "--clip", "0"])
+    status = cli.main(["sim2sim", "--onnx", str(exported), "--motions", str(sample_library_path("g1_29dof")), "--clip", "0"])
     err = capsys.readouterr().err
     assert status == 2 and "29-joint G1, but the policy" in err and "--robot g1_23dof" in err

@@ -33,7 +33,7 @@ def test_the_shipped_student_exports_and_tracks_in_mujoco_c(tmp_path, capsys):
     assert cli.main(["export", "--run-dir", str(student), "--out", str(policy)]) == 0  # checked against JAX inside
     assert "onnxruntime matches the JAX policy" in capsys.readouterr().out
     out = tmp_path / "sim2sim.json"
-    assert cli.main(["sim2sim", "--onnx", str(policy), "--motions", str(sample_library_path("23dof")),
+    assert cli.main(["sim2sim", "--onnx", str(policy), "--motions", str(sample_library_path("g1_23dof")),
                      "--clip", "1", "--json", str(out)]) == 0  # the wave, 3 s
     result = json.loads(out.read_text())
     episode = result["per_episode"][0]
@@ -58,6 +58,6 @@ def test_the_onnx_student_equals_jax_on_observations_recorded_in_mujoco_c(tmp_pa
     path = tmp_path / "student.onnx"
     onnx.save(model, str(path))
     recorded = []
-    Sim2Sim(path).run_episode(ReferenceMotion.load(sample_library_path("23dof")), clip=0, observations=recorded)
+    Sim2Sim(path).run_episode(ReferenceMotion.load(sample_library_path("g1_23dof")), clip=0, observations=recorded)
     assert len(recorded) > 50
     assert verify_onnx(model, policy, samples=1, observations=recorded) <= 1e-5

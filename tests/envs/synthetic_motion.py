@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from mimicjax import robots
+
 
 def synthetic_motion(variant: str = "29dof", seconds: float = 3.0, fps: float = 50.0, phase: float = 0.0, name: str = "synthetic"):
     """A clip that starts at the stand pose and sways the arms, waist and legs a little while turning."""
-    from mimicjax.motion.robot_files import G1Motion
-    from mimicjax.robots import g1
+    from mimicjax.motion.robot_files import RobotMotion
 
-    spec = g1.spec(variant)
+    spec = robots.get(f"g1_{variant}")
     t = np.arange(int(round(seconds * fps)) + 1) / fps
     n = spec.num_joints
     amplitude = np.zeros(n)
@@ -27,7 +28,7 @@ def synthetic_motion(variant: str = "29dof", seconds: float = 3.0, fps: float = 
     yaw = 0.3 * np.sin(0.5 * t + phase) + 0.2
     root_quat = np.stack([np.cos(yaw / 2), np.zeros_like(t), np.zeros_like(t), np.sin(yaw / 2)], axis=1)
     root_pos = np.stack([0.1 * t, 0.05 * np.sin(t), np.full_like(t, spec.default_root_height)], axis=1)
-    return G1Motion(fps=fps, root_pos=root_pos, root_quat=root_quat, joint_pos=joint_pos, joint_names=spec.joint_names, source=name)
+    return RobotMotion(fps=fps, root_pos=root_pos, root_quat=root_quat, joint_pos=joint_pos, joint_names=spec.joint_names, source=name)
 
 
 def synthetic_library(variant: str = "29dof", mirror: bool = True):
@@ -35,4 +36,4 @@ def synthetic_library(variant: str = "29dof", mirror: bool = True):
     from mimicjax.motion.library import build_library
 
     motions = [synthetic_motion(variant, 3.0, phase=0.0), synthetic_motion(variant, 2.0, phase=1.0)]
-    return build_library(motions, variant, names=["sway", "sway_b"], mirror=mirror)
+    return build_library(motions, robots.get(f"g1_{variant}"), names=["sway", "sway_b"], mirror=mirror)

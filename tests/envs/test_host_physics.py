@@ -14,14 +14,16 @@ import numpy as np
 import pytest
 
 from mimicjax.envs import sim as sim_lib
+from mimicjax import robots
 
 CONTROL_STEPS = 10
-CONFIG = sim_lib.SimConfig(variant="23dof", impl="c", threads=2)
+ROBOT = robots.get("g1_23dof")
+CONFIG = sim_lib.SimConfig(impl="c", threads=2)
 
 
 @pytest.fixture(scope="module")
 def c_sim():
-    return sim_lib.make_sim(CONFIG)
+    return sim_lib.make_sim(ROBOT, CONFIG)
 
 
 def crossed_legs_qpos(sim):
@@ -84,7 +86,7 @@ def test_c_engine_steps_as_mujoco_does(c_sim):
 
 def test_thread_count_does_not_change_the_result(c_sim):
     sim, _ = c_sim
-    one_thread, _ = sim_lib.make_sim(dataclasses.replace(CONFIG, threads=1))
+    one_thread, _ = sim_lib.make_sim(ROBOT, dataclasses.replace(CONFIG, threads=1))
     qpos = jnp.tile(sim.default_qpos, (5, 1)).at[:, 7:].add(0.05)
     a, b = run(sim, qpos, qpos[:, 7:], steps=3)[-1], run(one_thread, qpos, qpos[:, 7:], steps=3)[-1]
     for field in ("qpos", "qvel", "actuator_force", "qacc_warmstart"):
@@ -103,11 +105,11 @@ def test_limits_are_clear_errors(c_sim, tracking_library):
     from mimicjax.envs.tracking import TrackingConfig, TrackingEnv
 
     with pytest.raises(ValueError, match="sim.threads .* needs sim.impl='c'"):
-        sim_lib.make_sim(sim_lib.SimConfig(variant="23dof", impl="jax", threads=2))
+        sim_lib.make_sim(robots.get("g1_23dof"), sim_lib.SimConfig(impl="jax", threads=2))
     with pytest.raises(ValueError, match="sim.threads must be >= 1"):
-        sim_lib.make_sim(sim_lib.SimConfig(variant="23dof", impl="c", threads=0))
+        sim_lib.make_sim(robots.get("g1_23dof"), sim_lib.SimConfig(impl="c", threads=0))
     with pytest.raises(ValueError, match="scale_pd_gains"):
         sim_lib.scale_pd_gains(c_sim[0], 1.1)
-    config = TrackingConfig(sim=sim_lib.SimConfig(variant="29dof", impl="c"))
+    config = TrackingConfig(robot="g1_29dof", sim=sim_lib.SimConfig(impl="c"))
     with pytest.raises(ValueError, match="env.randomization.enabled=False"):
         TrackingEnv(config, tracking_library)

@@ -10,14 +10,15 @@ import pytest
 from mimicjax.envs import mirror as mirror_lib
 from mimicjax.envs import observations as obs_lib
 from mimicjax.math.rotations import axis_angle_to_quat, quat_to_matrix
-from mimicjax.robots import g1
+from mimicjax import robots
+from mimicjax.robots import base as robot_base
 
 NAMES = ("actor", "critic", "teacher", "student")
 
 
 @pytest.mark.parametrize("variant", ["29dof", "23dof"])
 def test_layout_mirrors_are_involutions(variant):
-    spec = g1.spec(variant)
+    spec = robots.get(f"g1_{variant}")
     config = obs_lib.ObservationConfig(history=3)
     layouts = {
         "privileged": obs_lib.privileged_layout(spec.num_joints, len(spec.keypoint_bodies), len(spec.body_names), config),
@@ -33,7 +34,7 @@ def test_layout_mirrors_are_involutions(variant):
     action = mirror_lib.action_mirror(spec)
     assert action.is_involution()
     a = jnp.asarray(np.random.default_rng(2).normal(size=(4, spec.num_joints)), jnp.float32)
-    np.testing.assert_array_equal(np.asarray(action(a)), np.asarray(g1.mirror_joint_pos(spec, a)))
+    np.testing.assert_array_equal(np.asarray(action(a)), np.asarray(robot_base.mirror_joint_pos(spec, a)))
 
 
 def test_env_mirrors(tracking_env):
@@ -50,14 +51,14 @@ def test_env_mirrors(tracking_env):
 
 def test_rot6d_kind_is_the_reflected_rotation():
     """rot6d of M R M (M = diag(1, -1, 1)) equals the `rot6d` mirror of rot6d(R)."""
-    spec = g1.spec("29dof")
+    spec = robots.get("g1_29dof")
     q = axis_angle_to_quat(jnp.asarray(np.random.default_rng(3).normal(size=(8, 3)), jnp.float32))
     m = np.diag([1.0, -1.0, 1.0])
     reflected = m @ np.asarray(quat_to_matrix(q)) @ m
     expected = np.concatenate([reflected[..., :, 0], reflected[..., :, 1]], axis=-1)
     np.testing.assert_allclose(np.asarray(mirror_lib.mirror_block(spec, "rot6d", obs_lib.rot6d(q))), expected, atol=1e-6)
-    # The mirrored quaternion of g1.mirror_quat is the same rotation.
-    np.testing.assert_allclose(np.asarray(obs_lib.rot6d(g1.mirror_quat(q))), expected, atol=1e-6)
+    # The mirrored quaternion of robot_base.mirror_quat is the same rotation.
+    np.testing.assert_allclose(np.asarray(obs_lib.rot6d(robot_base.mirror_quat(q))), expected, atol=1e-6)
 
 
 def test_mirrored_reference_state_gives_mirrored_observations(eval_tracking_env, tracking_library):

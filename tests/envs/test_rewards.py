@@ -14,9 +14,9 @@ from mimicjax.envs import rewards as R
 from mimicjax.envs import terminations as T
 from mimicjax.envs.tracking import TrackingConfig
 from mimicjax.math.rotations import axis_angle_to_quat, quat_multiply
-from mimicjax.robots import g1
+from mimicjax import robots
 
-SPEC = g1.spec("29dof")
+SPEC = robots.get("g1_29dof")
 K = len(SPEC.keypoint_bodies)
 
 
@@ -41,7 +41,7 @@ def test_every_tracking_term_is_one_at_perfect_tracking():
 
 def test_keypoint_reward_respects_group_weights():
     w = R.keypoint_weights(SPEC, R.RewardConfig())
-    np.testing.assert_allclose(w, [g1.KEYPOINT_GROUP_WEIGHTS[g] for g in SPEC.keypoint_groups])
+    np.testing.assert_allclose(w, [SPEC.keypoint_group_weights[g] for g in SPEC.keypoint_groups])
     p = _keypoints(1)
 
     def missing(name):  # one keypoint far away: its kernel is ~0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mimicjax.envs import sim as sim_lib
+from mimicjax import robots
 
 BATCH = 64
 CHUNK = 25  # control steps per jitted call: 0.5 s of sim time
@@ -49,7 +50,7 @@ def test_mjx_agrees_with_mujoco_c(stand_rollout, g1_sim):
     """Env 0 after 0.5 s in MJX (float32) matches MuJoCo's C engine (float64) from the same state."""
     sim, states = stand_rollout
     _, mj_model = g1_sim
-    mj_model = sim_lib.load_mj_model(sim_lib.SimConfig())
+    mj_model = sim_lib.load_mj_model(robots.get("g1_29dof"), sim_lib.SimConfig())
     mj_model.actuator_gainprm[:] = np.asarray(sim.model.actuator_gainprm)
     mj_model.actuator_biasprm[:] = np.asarray(sim.model.actuator_biasprm)
     data = mujoco.MjData(mj_model)
@@ -90,19 +91,19 @@ def test_pd_gain_scaling_keeps_the_damping_ratio(g1_sim):
 
 def test_bad_sim_configs_are_clear_errors():
     with pytest.raises(ValueError, match="physics_hz .* whole multiple of sim.control_hz"):
-        sim_lib.load_mj_model(sim_lib.SimConfig(physics_hz=210.0))
+        sim_lib.load_mj_model(robots.get("g1_29dof"), sim_lib.SimConfig(physics_hz=210.0))
     with pytest.raises(ValueError, match="sim.impl must be 'auto', 'jax', 'warp' or 'c'"):
         sim_lib.resolve_impl("cuda")
-    with pytest.raises(ValueError, match="unknown G1 variant"):
-        sim_lib.load_mj_model(sim_lib.SimConfig(variant="31dof"))
+    with pytest.raises(ValueError, match="unknown robot 'g1_31dof'; choose one of .*g1_29dof"):
+        robots.get("g1_31dof")
 
 
 def test_solver_override_reaches_the_model():
-    assert sim_lib.load_mj_model(sim_lib.SimConfig()).opt.solver == mujoco.mjtSolver.mjSOL_NEWTON
-    cg = sim_lib.load_mj_model(sim_lib.SimConfig(solver="cg", solver_iterations=7))
+    assert sim_lib.load_mj_model(robots.get("g1_29dof"), sim_lib.SimConfig()).opt.solver == mujoco.mjtSolver.mjSOL_NEWTON
+    cg = sim_lib.load_mj_model(robots.get("g1_29dof"), sim_lib.SimConfig(solver="cg", solver_iterations=7))
     assert cg.opt.solver == mujoco.mjtSolver.mjSOL_CG and cg.opt.iterations == 7
     with pytest.raises(ValueError, match="sim.solver must be one of"):
-        sim_lib.load_mj_model(sim_lib.SimConfig(solver="pgs"))
+        sim_lib.load_mj_model(robots.get("g1_29dof"), sim_lib.SimConfig(solver="pgs"))
 
 
 def test_auto_backend_is_jax_without_a_gpu():
@@ -114,7 +115,7 @@ def test_auto_backend_is_jax_without_a_gpu():
 def test_self_collisions_are_counted_alike_by_mjx_and_the_c_engine(g1_sim):
     """Crossed legs (thighs pressed together) and the stand pose, one physics step in each engine."""
     sim, _ = g1_sim
-    c_sim, _ = sim_lib.make_sim(sim_lib.SimConfig(variant="29dof", impl="c", threads=1))
+    c_sim, _ = sim_lib.make_sim(robots.get("g1_29dof"), sim_lib.SimConfig(impl="c", threads=1))
     crossed = np.array(sim.default_qpos)
     crossed[7 + 1], crossed[7 + 7] = -0.5236, 0.5236  # left and right hip roll at their inward limits
     qpos = jnp.stack([jnp.asarray(crossed), sim.default_qpos])

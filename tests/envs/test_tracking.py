@@ -13,8 +13,7 @@ from mimicjax.envs import sim as sim_lib
 from mimicjax.envs.tracking import TrackingConfig, TrackingEnv
 from mimicjax.math.rotations import axis_angle_to_quat, quat_multiply
 from mimicjax.motion.library import sample
-from mimicjax.robots import g1
-from mimicjax.robots.kinematics import g1_tree
+from mimicjax import robots
 from tests.conftest import TRACKING_BATCH as B
 
 
@@ -38,7 +37,7 @@ def _with(state, qpos=None, **info):
 def test_observation_sizes(tracking_env, tracking_library, start):
     env = tracking_env[0]
     sizes = env.observation_size
-    n, k = 29, len(g1.spec("29dof").keypoint_bodies)
+    n, k = 29, len(robots.get("g1_29dof").keypoint_bodies)
     assert sizes["actor"] == sizes["teacher"] == sizes["critic"]
     assert sizes["student"] == 5 * (3 * n + 6) + 4 * (k * 3 + 9)
     for name, size in sizes.items():
@@ -49,7 +48,7 @@ def test_observation_sizes(tracking_env, tracking_library, start):
     # 23-DoF: the same layout over fewer joints (no compile needed to check the sizes).
     from tests.envs.synthetic_motion import synthetic_library
 
-    env23 = TrackingEnv(TrackingConfig(sim=sim_lib.SimConfig(variant="23dof", impl="jax")), synthetic_library("23dof", mirror=False))
+    env23 = TrackingEnv(TrackingConfig(robot="g1_23dof", sim=sim_lib.SimConfig(impl="jax")), synthetic_library("23dof", mirror=False))
     assert env23.action_size == 23
     assert env23.observation_size["student"] == 5 * (3 * 23 + 6) + 4 * (k * 3 + 9)
     # Six joints fewer in ten per-joint vectors (joints, velocities, last action, 4 goal frames, 3 randomisations).
@@ -73,7 +72,7 @@ def test_reset_puts_the_robot_on_the_reference(eval_tracking_env):
     np.testing.assert_allclose(np.asarray(state.data.qpos[:, 7:]), np.asarray(frame.joint_pos), atol=1e-6)
     np.testing.assert_allclose(np.asarray(state.data.qpos[:, :3]), np.asarray(frame.root_pos), atol=1e-6)
     np.testing.assert_allclose(np.asarray(state.data.qvel[:, 6:]), np.asarray(frame.joint_vel), atol=1e-6)
-    model = g1.load_model("29dof")
+    model = robots.get("g1_29dof").load_model()
     data = mujoco.MjData(model)
     for i, qpos in enumerate(np.asarray(state.data.qpos)):
         data.qpos[:] = qpos
@@ -86,8 +85,8 @@ def test_reset_puts_the_robot_on_the_reference(eval_tracking_env):
 
 def test_body_state_matches_mujoco():
     """Poses and velocities of every body agree with MuJoCo's C engine."""
-    spec = g1.spec("29dof")
-    model = g1.load_model("29dof")
+    spec = robots.get("g1_29dof")
+    model = robots.get("g1_29dof").load_model()
     data = mujoco.MjData(model)
     rng = np.random.default_rng(0)
     data.qpos[:3] = [0.1, -0.2, 0.8]
@@ -96,7 +95,7 @@ def test_body_state_matches_mujoco():
     data.qvel[:] = rng.normal(size=35)
     mujoco.mj_forward(model, data)
     body_state = jax.jit(obs_lib.robot_body_state)
-    state = body_state(g1_tree("29dof"), jnp.asarray(data.qpos, jnp.float32), jnp.asarray(data.qvel, jnp.float32))
+    state = body_state(robots.get("g1_29dof").tree, jnp.asarray(data.qpos, jnp.float32), jnp.asarray(data.qvel, jnp.float32))
     np.testing.assert_allclose(np.asarray(state.body_pos), data.xpos, atol=1e-5)
     velocity = np.zeros(6)
     for body in range(1, model.nbody):

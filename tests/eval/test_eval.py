@@ -22,11 +22,11 @@ VIDEO_STRIDE = 40  # the student's video shows every 40th control step (a few fr
 VIDEO_SIZE = (48, 32)
 
 
-def sample_clips(variant: str = "23dof") -> int:
+def sample_clips(robot: str = "g1_23dof") -> int:
     from mimicjax.motion.library import load_library
     from mimicjax.train.loop import sample_library_path
 
-    return load_library(sample_library_path(variant)).num_clips
+    return load_library(sample_library_path(robot)).num_clips
 
 
 def check_results(result: dict, policy: str, episodes: int, random_starts: int = 0) -> None:
@@ -194,7 +194,7 @@ def test_video_shows_every_whole_clip_even_after_a_termination(shipped_student):
     result = json.loads((out / "shipped_student_eval.json").read_text())
     video = out / "shipped_student.mp4"
     assert result["video"] == str(video) and video.is_file()
-    samples = load_library(sample_library_path("23dof"))
+    samples = load_library(sample_library_path("g1_23dof"))
     rendered = result["video_clips"]
     assert [c["name"] for c in rendered] == list(samples.meta.clip_names)  # the sample clips, not their mirrors
     dt = result["control_dt"]
@@ -215,7 +215,7 @@ def test_the_reference_ghost_is_drawn():
     from mimicjax.train.loop import sample_library_path
 
     gl_or_skip()
-    library = load_library(sample_library_path("23dof"))
+    library = load_library(sample_library_path("g1_23dof"))
     times = np.array([1.0])
     reference = render.reference_qpos(library, 0, times)
     robot = reference.copy()
@@ -259,7 +259,7 @@ def test_sim2sim_in_mujoco_c_agrees_with_eval_clip_by_clip(shipped_student, tmp_
     evaluated = json.loads((out / "shipped_student_eval.json").read_text())
     policy = tmp_path / "student.onnx"
     assert cli.main(["export", "--run-dir", str(out.parent / "policies" / "g1_tiny_student"), "--out", str(policy)]) == 0
-    assert cli.main(["sim2sim", "--onnx", str(policy), "--motions", str(sample_library_path("23dof")),
+    assert cli.main(["sim2sim", "--onnx", str(policy), "--motions", str(sample_library_path("g1_23dof")),
                      "--json", str(tmp_path / "sim2sim.json")]) == 0
     assert "in MuJoCo (C)" in capsys.readouterr().out
     result = json.loads((tmp_path / "sim2sim.json").read_text())

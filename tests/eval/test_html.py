@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mimicjax.eval import html, render
-from mimicjax.robots import g1
+from mimicjax import robots
 
 VARIANT = "23dof"
 
@@ -25,7 +25,7 @@ def decode_page(page: str) -> dict:
 
 @pytest.fixture(scope="module")
 def segment():
-    robot = g1.load_model(VARIANT)
+    robot = robots.get(f"g1_{VARIANT}").load_model()
     frames = 4
     qpos = np.tile(robot.key("stand").qpos, (frames, 1))
     qpos[:, 0] = np.linspace(0.0, 0.3, frames)
@@ -37,7 +37,7 @@ def segment():
 
 
 def test_robot_ghost_and_keypoints_are_where_kinematics_puts_them(segment):
-    robot = g1.load_model(VARIANT)
+    robot = robots.get(f"g1_{VARIANT}").load_model()
     model, positions, rotations = html.body_poses(VARIANT, [segment])
     bodies = robot.nbody - 1
     assert positions.shape == (4, model.nbody - 1, 3) and model.nbody - 1 == 2 * bodies + 14

@@ -66,13 +66,12 @@ def test_an_episode_that_never_ends_in_the_horizon_counts_as_survived():
 
 def test_evaluation_library_repeats_clips_with_their_own_goal_noise():
     from mimicjax.config import ConfigError, ExperimentConfig
-    from mimicjax.envs.sim import SimConfig
     from mimicjax.envs.tracking import TrackingConfig
     from mimicjax.eval.rollout import evaluation_library
     from mimicjax.motion.library import clip_motion
     from mimicjax.train.loop import load_motions, sample_library_path
 
-    library = load_motions(ExperimentConfig(env=TrackingConfig(sim=SimConfig(variant="23dof"))), sample_library_path("23dof"))
+    library = load_motions(ExperimentConfig(env=TrackingConfig(robot="g1_23dof")), sample_library_path("g1_23dof"))
     same, clips = evaluation_library(library, episodes=2)
     assert same is library and clips.tolist() == [c for c in range(library.num_clips) for _ in range(2)]
 
@@ -99,11 +98,10 @@ def test_evaluation_library_repeats_clips_with_their_own_goal_noise():
 
 def sample_library():
     from mimicjax.config import ExperimentConfig
-    from mimicjax.envs.sim import SimConfig
     from mimicjax.envs.tracking import TrackingConfig
     from mimicjax.train.loop import load_motions, sample_library_path
 
-    return load_motions(ExperimentConfig(env=TrackingConfig(sim=SimConfig(variant="23dof"))), sample_library_path("23dof"))
+    return load_motions(ExperimentConfig(env=TrackingConfig(robot="g1_23dof")), sample_library_path("g1_23dof"))
 
 
 def test_report_splits_from_start_and_random_starts():

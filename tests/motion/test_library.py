@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mimicjax.motion.robot_files import G1Motion
+from mimicjax.motion.robot_files import RobotMotion
 from mimicjax.motion.library import (
     MotionLibrary,
     build_library,
@@ -18,19 +18,19 @@ from mimicjax.motion.library import (
     save_library,
 )
 from mimicjax.motion.validate import MotionFormatError
-from mimicjax.robots import g1
-from mimicjax.robots.kinematics import g1_body_poses
+from mimicjax import robots
+from mimicjax.robots import base as robot_base
 
 YAW_RATE = 0.8  # rad/s
-SPEC = g1.spec("29dof")
+SPEC = robots.get("g1_29dof")
 RATE = np.linspace(-0.2, 0.2, SPEC.num_joints)  # rad/s, per joint
 
 
-def _analytic_clip(num_frames: int, fps: float, offset: float = 0.0) -> G1Motion:
+def _analytic_clip(num_frames: int, fps: float, offset: float = 0.0) -> RobotMotion:
     """Joints and root position linear in time, root yaw turning at a constant rate."""
     t = np.arange(num_frames) / fps
     yaw = offset + YAW_RATE * t
-    return G1Motion(
+    return RobotMotion(
         fps=fps,
         root_pos=np.stack([0.5 * t, 0.1 + 0.0 * t, 0.75 + 0.02 * t], axis=1),
         root_quat=np.stack([np.cos(yaw / 2), 0 * t, 0 * t, np.sin(yaw / 2)], axis=1),
@@ -43,7 +43,7 @@ def _analytic_clip(num_frames: int, fps: float, offset: float = 0.0) -> G1Motion
 @pytest.fixture(scope="module")
 def lib() -> MotionLibrary:
     clips = [_analytic_clip(31, 30.0), _analytic_clip(26, 50.0, offset=1.0)]
-    return build_library(clips, "29dof", names=["a", "b"], weights=[1.0, 3.0], mirror=True)
+    return build_library(clips, robots.get("g1_29dof"), names=["a", "b"], weights=[1.0, 3.0], mirror=True)
 
 
 _sample = jax.jit(sample)
@@ -77,7 +77,7 @@ def test_sampling_is_exact_for_linear_joints_and_constant_yaw_rate(lib):
 def test_times_are_clamped_and_keypoints_match_forward_kinematics(lib):
     frame = _sample(lib, jnp.array([0, 0, 0, 0, 0]), jnp.array([-1.0, 0.0, 1 / 30, 1.0, 50.0]))
     motion = clip_motion(lib, 0)
-    pos, _ = g1_body_poses("29dof", motion.root_pos, motion.root_quat, motion.joint_pos)
+    pos, _ = robots.get("g1_29dof").body_poses(motion.root_pos, motion.root_quat, motion.joint_pos)
     keypoints = pos[:, SPEC.keypoint_body_ids]
     for got, index in zip(np.asarray(frame.keypoint_pos), [0, 0, 1, 30, 30]):
         np.testing.assert_allclose(got, keypoints[index], atol=1e-5)
@@ -87,8 +87,8 @@ def test_mirrored_clip_keypoints_are_reflected_and_swapped(lib):
     original = np.asarray(lib.keypoint_pos[0:31])
     mirrored = np.asarray(lib.keypoint_pos[57:88])
     # 2e-5: the G1 itself is mirror-symmetric only to 1e-5 m (shoulder offsets 0.10022 vs 0.10021).
-    np.testing.assert_allclose(mirrored, g1.mirror_keypoints(SPEC, original), atol=2e-5)
-    np.testing.assert_allclose(np.asarray(lib.joint_pos[57:88]), g1.mirror_joint_pos(SPEC, np.asarray(lib.joint_pos[0:31])), atol=1e-6)
+    np.testing.assert_allclose(mirrored, robot_base.mirror_keypoints(SPEC, original), atol=2e-5)
+    np.testing.assert_allclose(np.asarray(lib.joint_pos[57:88]), robot_base.mirror_joint_pos(SPEC, np.asarray(lib.joint_pos[0:31])), atol=1e-6)
 
 
 def test_sample_inside_jit_and_vmap(lib):
@@ -130,4 +130,4 @@ def test_bad_files_name_the_file(tmp_path):
     with pytest.raises(MotionFormatError, match="not found"):
         load_library(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="joints"):
-        build_library([_analytic_clip(5, 30.0).replace(joint_names=SPEC.joint_names[:23], joint_pos=np.zeros((5, 23)))], "29dof")
+        build_library([_analytic_clip(5, 30.0).replace(joint_names=SPEC.joint_names[:23], joint_pos=np.zeros((5, 23)))], robots.get("g1_29dof"))

@@ -29,12 +29,11 @@ def survival() -> dict[str, float]:
     import jax
     import jax.numpy as jnp
 
-    from mimicjax.envs.sim import SimConfig
     from mimicjax.envs.tracking import TrackingConfig, TrackingEnv
     from mimicjax.motion.library import load_library, sample
 
     library = load_library(LIBRARY)
-    env = TrackingEnv(TrackingConfig(sim=SimConfig(variant="23dof")).evaluation(), library)
+    env = TrackingEnv(TrackingConfig(robot="g1_23dof").evaluation(), library)
     steps = int(round(SIM_SECONDS / env.dt))
     assert float(np.min(np.asarray(library.clip_duration))) > SIM_SECONDS  # no clip ends (and resets) early
 

@@ -29,7 +29,7 @@ def test_safe_changes_are_applied_and_listed():
 @pytest.mark.parametrize("override, field", [
     ("train.num_envs=16", "train.num_envs"),
     ("network.actor_hidden_sizes=(32,)", "network.actor_hidden_sizes"),
-    ("env.sim.variant='29dof'", "env.sim.variant"),
+    ("env.robot='g1_29dof'", "env.robot"),
     ("motions.library='other.npz'", "motions.library"),
     ("ppo.obs_clip=3.0", "ppo.obs_clip"),
     ("distill.student_network.actor_hidden_sizes=(32,)", "distill.student_network.actor_hidden_sizes"),

@@ -8,11 +8,11 @@ import mujoco
 import numpy as np
 import pytest
 
-from mimicjax.robots import g1
-from mimicjax.robots.kinematics import KinematicTree, forward_kinematics, g1_body_poses, g1_tree
+from mimicjax import robots
+from mimicjax.robots.kinematics import KinematicTree, forward_kinematics
 
 def _random_configurations(variant: str, count: int, seed: int = 0):
-    spec = g1.spec(variant)
+    spec = robots.get(f"g1_{variant}")
     rng = np.random.default_rng(seed)
     low, high = spec.joint_range.T
     joints = rng.uniform(low, high, size=(count, spec.num_joints))
@@ -24,10 +24,10 @@ def _random_configurations(variant: str, count: int, seed: int = 0):
 
 @pytest.mark.parametrize("variant", ["29dof", "23dof"])
 def test_matches_mujoco_on_random_configurations(variant):
-    model = g1.load_model(variant)
+    model = robots.get(f"g1_{variant}").load_model()
     data = mujoco.MjData(model)
     root_pos, root_quat, joints = _random_configurations(variant, 32)
-    pos, quat = g1_body_poses(variant, root_pos, root_quat, joints)  # jitted FK, shared with the library tests
+    pos, quat = robots.get(f"g1_{variant}").body_poses(root_pos, root_quat, joints)  # jitted FK, shared with the library tests
     for i in range(len(root_pos)):
         data.qpos[:] = np.concatenate([root_pos[i], root_quat[i], joints[i]])
         mujoco.mj_kinematics(model, data)
@@ -37,9 +37,9 @@ def test_matches_mujoco_on_random_configurations(variant):
 
 
 def test_batch_shapes_vmap_and_gradients():
-    tree = g1_tree("29dof")
+    tree = robots.get("g1_29dof").tree
     root_pos, root_quat, joints = (jnp.asarray(a, jnp.float32) for a in _random_configurations("29dof", 32, seed=1))
-    flat = g1_body_poses("29dof", root_pos, root_quat, joints)
+    flat = robots.get("g1_29dof").body_poses(root_pos, root_quat, joints)
     mapped = jax.jit(jax.vmap(forward_kinematics, in_axes=(None, 0, 0, 0)))(tree, root_pos, root_quat, joints)
     np.testing.assert_allclose(np.asarray(mapped[0]), flat[0], atol=1e-5)
     assert mapped[0].shape == (32, 31, 3) and mapped[1].shape == (32, 31, 4)
@@ -49,9 +49,9 @@ def test_batch_shapes_vmap_and_gradients():
     assert grad.shape == (29,) and np.all(np.isfinite(np.asarray(grad)))
     np.testing.assert_allclose(float(grad[0]), 0.0, atol=1e-6)  # the left hip pitch does not move the hand
     # Against a central difference of MuJoCo's own kinematics.
-    model = g1.load_model("29dof")
+    model = robots.get("g1_29dof").load_model()
     data = mujoco.MjData(model)
-    elbow = g1.spec("29dof").joint_names.index("left_elbow_joint")
+    elbow = robots.get("g1_29dof").joint_names.index("left_elbow_joint")
     heights = []
     for delta in (1e-4, -1e-4):
         q = np.asarray(joints[0], np.float64).copy()
@@ -64,9 +64,9 @@ def test_batch_shapes_vmap_and_gradients():
 
 def test_numpy_helper_pads_frames_and_rejects_unsupported_trees():
     root_pos, root_quat, joints = _random_configurations("29dof", 5, seed=2)
-    pos, quat = g1_body_poses("29dof", root_pos, root_quat, joints)
+    pos, quat = robots.get("g1_29dof").body_poses(root_pos, root_quat, joints)
     assert pos.shape == (5, 31, 3) and quat.shape == (5, 31, 4)
-    model = g1.load_model("29dof")
+    model = robots.get("g1_29dof").load_model()
     data = mujoco.MjData(model)
     data.qpos[:] = np.concatenate([root_pos[4], root_quat[4], joints[4]])
     mujoco.mj_kinematics(model, data)

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from mimicjax import robots
 from mimicjax.cli import main
 from mimicjax.human import BodyModel, load_human_motion
-from mimicjax.motion.robot_files import load_g1_motion
+from mimicjax.motion.robot_files import load_robot_motion
 from mimicjax.motion.library import load_library
-from mimicjax.retarget.correspondence import g1_geometry
-from mimicjax.retarget.metrics import g1_limb_angles_deg
+from mimicjax.retarget.correspondence import robot_geometry
+from mimicjax.retarget.metrics import clip_limb_angles_deg
 from mimicjax.retarget.pipeline import retarget_motions
 from mimicjax.retarget.targets import clip_targets, fit_shape
 from tests.conftest import PROJECT_ROOT, REFERENCE_DIR
@@ -42,7 +43,7 @@ def _batch():
 @pytest.fixture(scope="session")
 def results_29dof():
     motions, names = _batch()
-    return {r.name: r for r in retarget_motions(motions, variant="29dof", names=names)}
+    return {r.name: r for r in retarget_motions(motions, robots.get("g1_29dof"), names=names)}
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +51,7 @@ def results_23dof():
     if not (HUMAN_WALK.exists() and ASAP_WALK.exists()):
         pytest.skip(f"reference data not available: {HUMAN_WALK} / {ASAP_WALK} (only present in the development checkout)")
     motions, names = _batch()
-    return {r.name: r for r in retarget_motions(motions, variant="23dof", names=names)}
+    return {r.name: r for r in retarget_motions(motions, robots.get("g1_23dof"), names=names)}
 
 
 @pytest.mark.parametrize("name", ["walk", "wave", "squat"])
@@ -58,7 +59,7 @@ def test_sample_clips_are_clean_and_close(results_29dof, name):
     result = results_29dof[name]
     report, motion = result.report, result.motion
     assert report["joint_limit_violations"] == 0
-    low, high = g1_geometry("29dof").joint_range.T
+    low, high = robot_geometry(robots.get("g1_29dof")).joint_range.T
     assert np.all(motion.joint_pos >= low) and np.all(motion.joint_pos <= high)
     assert report["foot_penetration_max_m"] <= 1e-4
     assert report["keypoint_error_mean_m"] < 0.02
@@ -82,7 +83,7 @@ def test_clips_do_what_the_human_does(results_29dof):
 def test_shape_fit_scale_and_betas(tmp_path):
     from tests.human.synthetic_body import make_model_arrays, write_npz
 
-    geometry = g1_geometry("29dof")
+    geometry = robot_geometry(robots.get("g1_29dof"))
     skeleton = fit_shape(BodyModel.skeleton_only(), geometry)
     assert 0.7 < skeleton.scale < 1.0 and skeleton.betas is None
     write_npz(make_model_arrays("smpl", seed=3), tmp_path / "SMPL_NEUTRAL.npz")
@@ -99,11 +100,11 @@ def test_shape_fit_scale_and_betas(tmp_path):
 
 def test_real_walk_limbs_follow_the_human_better_than_asap(results_29dof, results_23dof):
     """The video-derived walk: limb directions vs the human's, ours (both variants) against ASAP's 23-DoF retarget."""
-    asap = load_g1_motion(ASAP_WALK)
+    asap = load_robot_motion(ASAP_WALK)
     for results, variant in ((results_23dof, "23dof"), (results_29dof, "29dof")):
         ours = results["asap_walk"]
         human = ours.targets.human_joints
-        asap_angles = g1_limb_angles_deg(asap, "23dof", human, heading_turn=ours.targets.heading_turn)
+        asap_angles = clip_limb_angles_deg(asap, robots.get("g1_23dof"), human, heading_turn=ours.targets.heading_turn)
         our_angles = ours.report["limb_angle_deg"]
         assert np.mean(list(our_angles.values())) < np.mean(list(asap_angles.values())), (variant, our_angles, asap_angles)
         assert ours.report["joint_limit_violations"] == 0
@@ -120,7 +121,7 @@ def test_cli_skips_a_bad_file_and_writes_library_and_csv(tmp_path, capsys):
     assert rc == 0
     assert "broken.npz" in printed.out and "3 clip(s) retargeted, 1 failed" in printed.out
     lib = load_library(out)
-    assert lib.meta.clip_names == ("walk", "wave", "squat") and lib.meta.variant == "29dof"
+    assert lib.meta.clip_names == ("walk", "wave", "squat") and lib.meta.robot == "g1_29dof"
     assert all(len(sha) == 64 for _, sha in lib.meta.sources)
     table = np.loadtxt(tmp_path / "csv" / "walk.csv", delimiter=",")
     assert table.shape == (int(lib.clip_length[0]), 3 + 4 + 29)
@@ -156,15 +157,14 @@ def test_render_clip_to_mp4(tmp_path):
     import imageio.v2 as imageio
 
     from mimicjax.motion.library import build_library, save_library
-    from mimicjax.motion.robot_files import G1Motion
-    from mimicjax.robots import g1
+    from mimicjax.motion.robot_files import RobotMotion
 
-    spec = g1.spec("23dof")
+    spec = robots.get("g1_23dof")
     frames = 6
-    motion = G1Motion(fps=30.0, root_pos=np.tile([0.0, 0.0, 0.76], (frames, 1)), root_quat=np.tile([1.0, 0, 0, 0], (frames, 1)),
+    motion = RobotMotion(fps=30.0, root_pos=np.tile([0.0, 0.0, 0.76], (frames, 1)), root_quat=np.tile([1.0, 0, 0, 0], (frames, 1)),
                       joint_pos=np.tile(spec.default_pose, (frames, 1)), joint_names=spec.joint_names)
     lib_path = tmp_path / "lib.npz"
-    save_library(build_library([motion], "23dof", names=["stand"]), lib_path)
+    save_library(build_library([motion], robots.get("g1_23dof"), names=["stand"]), lib_path)
     video = tmp_path / "stand.mp4"
     env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"} if not os.environ.get("MUJOCO_GL") else dict(os.environ)
     proc = subprocess.run([sys.executable, "-m", "mimicjax.cli", "motions", "render", str(lib_path), "--clip", "0", "--out", str(video),

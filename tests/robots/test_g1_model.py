@@ -6,7 +6,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from mimicjax.robots import g1, g1_mjcf
+from mimicjax import robots
+from mimicjax.robots import base
+from mimicjax.robots.g1 import mjcf as g1_mjcf
 from tests.conftest import reference_file
 
 VARIANTS = ("29dof", "23dof")
@@ -37,7 +39,7 @@ def menagerie():
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_forward_kinematics_matches_the_real_robot(menagerie, variant):
     """Every body present in both models within 1 mm over 100 random joint configurations."""
-    model = g1.load_model(variant)
+    model = robots.get(f"g1_{variant}").load_model()
     shared = [
         (i, menagerie.body(model.body(i).name).id)
         for i in range(1, model.nbody)
@@ -65,7 +67,7 @@ def test_forward_kinematics_matches_the_real_robot(menagerie, variant):
 
 
 def test_masses_inertias_and_joint_ranges_match(menagerie):
-    model = g1.load_model("29dof")
+    model = robots.get("g1_29dof").load_model()
     for i in range(1, model.nbody):
         j = menagerie.body(model.body(i).name).id
         assert model.body_mass[i] == pytest.approx(menagerie.body_mass[j], rel=0.01), model.body(i).name
@@ -81,7 +83,7 @@ def test_masses_inertias_and_joint_ranges_match(menagerie):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_model_is_built_for_mjx(variant):
-    model = g1.load_model(variant)
+    model = robots.get(f"g1_{variant}").load_model()
     assert model.nu == len(g1_mjcf.joint_names(variant)) == (29 if variant == "29dof" else 23)
     assert model.nv == model.nu + 6
     # Primitive collision geometry only, and contacts only through explicit pairs.
@@ -110,15 +112,15 @@ def test_model_is_built_for_mjx(variant):
 def test_committed_mjcf_is_up_to_date():
     """The XML files in assets/ are exactly what the authoring module writes."""
     for variant in VARIANTS:
-        expected = g1_mjcf.build_xml(variant, pelvis_height=g1_mjcf.standing_pelvis_height(variant))
-        assert g1.model_path(variant).read_text() == expected, (
-            f"assets/g1_{variant}.xml is stale: run `python -m mimicjax.robots.g1_mjcf`"
+        expected = g1_mjcf.variant_xml(variant)
+        assert robots.get(f"g1_{variant}").model_path.read_text() == expected, (
+            f"assets/g1_{variant}.xml is stale: run `python -m mimicjax.robots.g1.mjcf`"
         )
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_spec_gains_keypoints_and_defaults(variant):
-    spec = g1.spec(variant)
+    spec = robots.get(f"g1_{variant}")
     n = spec.num_joints
     assert spec.joint_names == g1_mjcf.joint_names(variant)
     for array in (spec.default_pose, spec.kp, spec.kd, spec.effort_limit, spec.action_scale, spec.armature):
@@ -129,7 +131,7 @@ def test_spec_gains_keypoints_and_defaults(variant):
     np.testing.assert_allclose(spec.kd, 2 * 2.0 * spec.armature * omega, rtol=1e-6)
     np.testing.assert_allclose(spec.action_scale, 0.25 * spec.effort_limit / spec.kp)
     assert np.all(spec.default_pose >= spec.joint_range[:, 0]) and np.all(spec.default_pose <= spec.joint_range[:, 1])
-    model = g1.load_model(variant)
+    model = robots.get(f"g1_{variant}").load_model()
     for body in spec.keypoint_bodies:
         assert mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body) >= 0
     weight = dict(zip(spec.keypoint_groups, spec.keypoint_weights))
@@ -141,7 +143,7 @@ def test_mirror_map_matches_the_verified_facts():
     import json
 
     facts = json.loads(reference_file("g1/g1_facts.json").read_text())["mirror"]["menagerie/g1.xml"]["joints"]
-    spec = g1.spec("29dof")
+    spec = robots.get("g1_29dof")
     for fact in facts:
         i = spec.joint_names.index(fact["joint"])
         assert spec.joint_names[spec.mirror_perm[i]] == fact["partner"]
@@ -151,26 +153,26 @@ def test_mirror_map_matches_the_verified_facts():
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_mirrored_pose_is_the_reflected_robot(variant):
     """FK(mirror(q)) equals FK(q) reflected in y (left and right bodies swapped) within 0.1 mm."""
-    spec, model = g1.spec(variant), g1.load_model(variant)
+    spec, model = robots.get(f"g1_{variant}"), robots.get(f"g1_{variant}").load_model()
     rng = np.random.default_rng(1)
     for _ in range(50):
         qpos = random_qpos(model, rng)
-        mirrored = g1.mirror_qpos(spec, qpos)
+        mirrored = base.mirror_qpos(spec, qpos)
         assert np.all(mirrored[7:] >= model.jnt_range[1:, 0] - 1e-9)
         assert np.all(mirrored[7:] <= model.jnt_range[1:, 1] + 1e-9)
-        expected = g1.mirror_body_pos(spec, body_positions(model, qpos)[1:])
+        expected = base.mirror_body_pos(spec, body_positions(model, qpos)[1:])
         np.testing.assert_allclose(body_positions(model, mirrored)[1:], expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_mirroring_twice_is_identity(variant):
-    spec, model = g1.spec(variant), g1.load_model(variant)
+    spec, model = robots.get(f"g1_{variant}"), robots.get(f"g1_{variant}").load_model()
     rng = np.random.default_rng(2)
     qpos, qvel = random_qpos(model, rng), rng.normal(size=model.nv)
-    np.testing.assert_array_equal(g1.mirror_qpos(spec, g1.mirror_qpos(spec, qpos)), qpos)
-    np.testing.assert_array_equal(g1.mirror_qvel(spec, g1.mirror_qvel(spec, qvel)), qvel)
+    np.testing.assert_array_equal(base.mirror_qpos(spec, base.mirror_qpos(spec, qpos)), qpos)
+    np.testing.assert_array_equal(base.mirror_qvel(spec, base.mirror_qvel(spec, qvel)), qvel)
     keypoints = rng.normal(size=(5, len(spec.keypoint_bodies), 3))
-    np.testing.assert_array_equal(g1.mirror_keypoints(spec, g1.mirror_keypoints(spec, keypoints)), keypoints)
+    np.testing.assert_array_equal(base.mirror_keypoints(spec, base.mirror_keypoints(spec, keypoints)), keypoints)
     assert np.all(spec.mirror_perm[spec.mirror_perm] == np.arange(spec.num_joints))
 
 
@@ -178,50 +180,67 @@ def test_mirror_works_on_jax_arrays():
     import jax
     import jax.numpy as jnp
 
-    spec = g1.spec("29dof")
-    qpos = jnp.asarray(g1.load_model("29dof").key("stand").qpos, jnp.float32)
-    mirrored = jax.jit(lambda q: g1.mirror_qpos(spec, q))(qpos)
+    spec = robots.get("g1_29dof")
+    qpos = jnp.asarray(robots.get("g1_29dof").load_model().key("stand").qpos, jnp.float32)
+    mirrored = jax.jit(lambda q: base.mirror_qpos(spec, q))(qpos)
     # The stand pose is symmetric.
     np.testing.assert_allclose(np.asarray(mirrored), np.asarray(qpos), atol=1e-7)
 
 
 def test_velocities_mirror_like_the_simulator():
     """Mirroring qvel and stepping equals stepping and mirroring (the dynamics are symmetric)."""
-    spec, model = g1.spec("29dof"), g1.load_model("29dof")
+    spec, model = robots.get("g1_29dof"), robots.get("g1_29dof").load_model()
     model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT  # a floating robot: no floor
     rng = np.random.default_rng(3)
     data, mirrored = mujoco.MjData(model), mujoco.MjData(model)
     data.qpos[:] = model.key("stand").qpos
     data.qpos[7:] += rng.uniform(-0.2, 0.2, model.nu)
     data.qvel[:] = rng.normal(scale=0.5, size=model.nv)
-    mirrored.qpos[:], mirrored.qvel[:] = g1.mirror_qpos(spec, data.qpos), g1.mirror_qvel(spec, data.qvel)
+    mirrored.qpos[:], mirrored.qvel[:] = base.mirror_qpos(spec, data.qpos), base.mirror_qvel(spec, data.qvel)
     data.ctrl[:] = model.key("stand").ctrl
-    mirrored.ctrl[:] = g1.mirror_joint_pos(spec, data.ctrl)
+    mirrored.ctrl[:] = base.mirror_joint_pos(spec, data.ctrl)
     for _ in range(10):
         mujoco.mj_step(model, data)
         mujoco.mj_step(model, mirrored)
     # Small inertial asymmetries of the real robot (under 1 mm of centre-of-mass offset) remain.
-    np.testing.assert_allclose(mirrored.qpos, g1.mirror_qpos(spec, data.qpos), atol=2e-3)
+    np.testing.assert_allclose(mirrored.qpos, base.mirror_qpos(spec, data.qpos), atol=2e-3)
 
 
-def test_unknown_variant_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"unknown G1 variant '27dof'.*'29dof'.*'23dof'"):
-        g1.load_model("27dof")
-    with pytest.raises(ValueError, match="unknown G1 variant"):
-        g1.spec("g1")
+def test_unknown_robot_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown robot '27dof'; choose one of .*g1_29dof.*g1_23dof.*"):
+        robots.get("27dof")
+    with pytest.raises(ValueError, match=r"did you mean 'g1_23dof'"):
+        robots.get("23dof")
 
 
 def test_missing_and_malformed_model_files_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="G1 model file not found: .*nope.xml"):
-        g1.load_model("29dof", tmp_path / "nope.xml")
+    with pytest.raises(FileNotFoundError, match=r"Unitree G1 \(29-DoF\) model file not found: .*nope.xml"):
+        robots.get("g1_29dof", tmp_path / "nope.xml")
     broken = tmp_path / "broken.xml"
     broken.write_text("<mujoco><worldbody><body name='a'></worldbody></mujoco>")
-    with pytest.raises(ValueError, match=r"cannot load G1 model .*broken.xml"):
-        g1.load_model("29dof", broken)
+    with pytest.raises(ValueError, match=r"cannot load the Unitree G1 \(29-DoF\) model .*broken.xml"):
+        robots.get("g1_29dof", broken)
     other_robot = tmp_path / "pendulum.xml"
     other_robot.write_text(
         "<mujoco><worldbody><body><joint name='hinge'/><geom size='.1'/></body></worldbody>"
         "<actuator><position joint='hinge'/></actuator></mujoco>"
     )
-    with pytest.raises(ValueError, match=r"pendulum.xml does not match the G1 29dof"):
-        g1.load_model("29dof", other_robot)
+    with pytest.raises(ValueError, match=r"pendulum.xml does not match the Unitree G1 \(29-DoF\)"):
+        robots.get("g1_29dof", other_robot)
+
+
+def test_a_custom_model_file_changes_physics_and_kinematics_together(tmp_path):
+    """A longer shin in a modified copy moves the feet in the robot's kinematic tree, not only in the physics."""
+    stock = robots.get("g1_23dof")
+    text = stock.model_path.read_text()
+    shin = '<body name="left_ankle_pitch_link" pos="0 -9.4445e-05 -0.30001"'
+    assert shin in text
+    custom = tmp_path / "g1_long_shin.xml"
+    custom.write_text(text.replace(shin, '<body name="left_ankle_pitch_link" pos="0 -9.4445e-05 -0.40001"'))
+    robot = robots.get("g1_23dof", custom)
+    assert robot.model_path == custom and robot is robots.get("g1_23dof", custom)
+    foot = robot.body_id("left_ankle_roll_link")
+    qpos = stock.load_model().key("stand").qpos
+    stock_pos, _ = stock.body_poses(qpos[:3], qpos[3:7], qpos[7:])
+    custom_pos, _ = robot.body_poses(qpos[:3], qpos[3:7], qpos[7:])
+    assert custom_pos[foot, 2] < stock_pos[foot, 2] - 0.09

@@ -14,6 +14,7 @@ from mimicjax import config as config_lib
 from mimicjax.train import loop
 from mimicjax.train.checkpoint import Checkpoints
 from mimicjax.train.run_log import read_event_scalars, read_jsonl
+from mimicjax import robots
 from tests.conftest import PROJECT_ROOT
 
 SMOKE = PROJECT_ROOT / "experiments" / "smoke.py"
@@ -170,8 +171,8 @@ def test_a_short_cpu_run_learns_to_track_one_motion(tmp_path):
     """On one squat clip, 40 PPO iterations raise the mean reward per step clearly."""
     from mimicjax.motion import library as library_lib
 
-    samples = library_lib.load_library(loop.sample_library_path("23dof"))
-    squat = library_lib.build_library([library_lib.clip_motion(samples, 2)], "23dof", names=["squat"])
+    samples = library_lib.load_library(loop.sample_library_path("g1_23dof"))
+    squat = library_lib.build_library([library_lib.clip_motion(samples, 2)], robots.get("g1_23dof"), names=["squat"])
     config = config_lib.apply_overrides(smoke_config(40), [
         "train.num_envs=32", "train.rollout_steps=16", "train.checkpoint_every=1000", "motions.mirror=False",
     ])

@@ -104,7 +104,7 @@ def _definition(variant: str) -> RobotDefinition:
     orders = {"isaaclab": ISAACLAB_JOINT_ORDER_29} if variant == "29dof" else {}
     return RobotDefinition(
         name=f"g1_{variant}",
-        title=f"G1 {variant}",
+        title=f"Unitree G1 ({variant.replace('dof', '-DoF')})",
         mjcf=mjcf.ASSETS_DIR / f"g1_{variant}.xml",
         keypoints=KEYPOINTS,
         keypoint_group_weights=KEYPOINT_GROUP_WEIGHTS,
