@@ -10,8 +10,8 @@ gearbox, peak torque), primitive collision shapes, sole points, self-collision p
   self-collision pairs; every geom has contype = conaffinity = 0, so the broad phase never looks at
   anything else;
 * visual geoms are the same primitives, coloured by side (left blue, right orange);
-* PD position actuators whose gains follow from the armature: natural frequency 10 Hz, damping ratio 2,
-  kp = J w^2 and kd = 2 zeta J w (the choice of mjlab and BeyondMimic);
+* PD position actuators whose gains follow from the armature: natural frequency 10 Hz (unless a `Motor`
+  sets its own), damping ratio 2, kp = J w^2 and kd = 2 zeta J w (the choice of mjlab and BeyondMimic);
 * 200 Hz physics, implicit-fast integration, Newton solver with few iterations, Euler damping off;
 * a `stand` keyframe with the default pose, its soles resting on the floor (`standing_pelvis_height`).
 
@@ -34,19 +34,24 @@ PD_DAMPING_RATIO = 2.0
 
 @dataclasses.dataclass(frozen=True)
 class Motor:
-    """A joint motor: rotor inertia seen at the joint (kg m^2) and peak torque (N m)."""
+    """A joint motor: rotor inertia seen at the joint (kg m^2) and peak torque (N m).
+
+    `natural_frequency_hz` lowers the PD gains of a motor whose armature is a model's placeholder
+    rather than its rotor's (the gains stay kp = J w^2, kd = 2 zeta J w, at that frequency).
+    """
 
     armature: float
     effort_limit: float
+    natural_frequency_hz: float = PD_NATURAL_FREQUENCY_HZ
 
     @property
     def kp(self) -> float:
-        omega = 2.0 * math.pi * PD_NATURAL_FREQUENCY_HZ
+        omega = 2.0 * math.pi * self.natural_frequency_hz
         return self.armature * omega**2
 
     @property
     def kd(self) -> float:
-        omega = 2.0 * math.pi * PD_NATURAL_FREQUENCY_HZ
+        omega = 2.0 * math.pi * self.natural_frequency_hz
         return 2.0 * PD_DAMPING_RATIO * self.armature * omega
 
 

@@ -1,0 +1,106 @@
+"""The Unitree H1 (19 joints): keypoints and SMPL correspondence.
+
+Physics and joint facts live in the MJCF (`assets/h1.xml`, written by `mjcf.py`); `robots.get("h1")`
+reads them. The H1 has no wrist: its hands are the massless `*_hand_link` bodies at the ends of the
+forearms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mimicjax.robots.base import RobotDefinition, SmplCorrespondence
+from mimicjax.robots.h1 import mjcf
+
+# Keypoints the tracking policy follows, with their group. GenMimic weighs end effectors most, then
+# the upper body, and the lower body least. The hip keypoints are the hip pitch links: their origins
+# sit on the thigh's axis, above the knees, where a person's hip joint is.
+KEYPOINTS = (
+    ("pelvis", "lower"),
+    ("left_hip_pitch_link", "lower"),
+    ("right_hip_pitch_link", "lower"),
+    ("left_knee_link", "lower"),
+    ("right_knee_link", "lower"),
+    ("left_ankle_link", "end_effector"),
+    ("right_ankle_link", "end_effector"),
+    ("torso_link", "upper"),
+    ("left_shoulder_roll_link", "upper"),
+    ("right_shoulder_roll_link", "upper"),
+    ("left_elbow_link", "upper"),
+    ("right_elbow_link", "upper"),
+    ("left_hand_link", "end_effector"),
+    ("right_hand_link", "end_effector"),
+)
+KEYPOINT_GROUP_WEIGHTS = {"end_effector": 2.0, "upper": 1.0, "lower": 0.5}
+
+# Where the wrist point sits on the forearm (both arms): 8 cm short of the hand, on the elbow-to-hand line.
+_WRIST_FRACTION = 1.0 - 0.08 / float(np.linalg.norm(mjcf.HAND_OFFSET))
+WRIST_OFFSET = tuple(round(_WRIST_FRACTION * c, 6) for c in mjcf.HAND_OFFSET)
+
+
+# (site name, H1 body, offset in that body's frame, SMPL joint). The chest point sits on the torso at
+# shoulder height, matching SMPL's spine3. With no wrist joint, the wrist and hand points both ride on
+# the forearm: the wrist-to-hand bone turns with it.
+SMPL = SmplCorrespondence(
+    sites=(
+        ("pelvis", "pelvis", (0.0, 0.0, 0.0), "pelvis"),
+        ("left_hip", "left_hip_pitch_link", (0.0, 0.0, 0.0), "left_hip"),
+        ("left_knee", "left_knee_link", (0.0, 0.0, 0.0), "left_knee"),
+        ("left_ankle", "left_ankle_link", (0.0, 0.0, 0.0), "left_ankle"),
+        ("right_hip", "right_hip_pitch_link", (0.0, 0.0, 0.0), "right_hip"),
+        ("right_knee", "right_knee_link", (0.0, 0.0, 0.0), "right_knee"),
+        ("right_ankle", "right_ankle_link", (0.0, 0.0, 0.0), "right_ankle"),
+        ("chest", "torso_link", (0.0, 0.0, 0.44), "spine3"),
+        ("left_shoulder", "left_shoulder_roll_link", (0.0, 0.0, 0.0), "left_shoulder"),
+        ("left_elbow", "left_elbow_link", (0.0, 0.0, 0.0), "left_elbow"),
+        ("left_wrist", "left_elbow_link", WRIST_OFFSET, "left_wrist"),
+        ("left_hand", "left_hand_link", (0.0, 0.0, 0.0), "left_hand"),
+        ("right_shoulder", "right_shoulder_roll_link", (0.0, 0.0, 0.0), "right_shoulder"),
+        ("right_elbow", "right_elbow_link", (0.0, 0.0, 0.0), "right_elbow"),
+        ("right_wrist", "right_elbow_link", WRIST_OFFSET, "right_wrist"),
+        ("right_hand", "right_hand_link", (0.0, 0.0, 0.0), "right_hand"),
+    ),
+    # Limb bones take the human bone's direction; the bones inside the H1's rigid pelvis and chest
+    # instead turn the H1's own offset with the human's pelvis / upper spine.
+    bones=(
+        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+        ("pelvis", "chest"),
+        ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
+        ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
+    ),  # fmt: skip
+    rigid_bones={("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
+                 ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"},
+    limbs={
+        "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
+        "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
+        "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
+        "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
+    },  # fmt: skip
+    # The feet follow the ankles. The hands are not oriented: without a wrist, the forearm cannot take
+    # the human hand's orientation and its direction already follows the forearm bone.
+    oriented=(
+        ("pelvis", "pelvis"),
+        ("torso_link", "spine3"),
+        ("left_ankle_link", "left_ankle"),
+        ("right_ankle_link", "right_ankle"),
+    ),
+    # The H1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
+    robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
+    # Arms out sideways and straight (elbow 0 is a right angle on the H1), legs straight.
+    tpose={"left_shoulder_roll_joint": np.pi / 2, "right_shoulder_roll_joint": -np.pi / 2,
+           "left_elbow_joint": np.pi / 2, "right_elbow_joint": np.pi / 2},
+)
+
+ROBOTS = {
+    "h1": RobotDefinition(
+        name="h1",
+        title="Unitree H1",
+        mjcf=mjcf.ASSETS_DIR / mjcf.MODEL_FILE,
+        keypoints=KEYPOINTS,
+        keypoint_group_weights=KEYPOINT_GROUP_WEIGHTS,
+        feet=("left_ankle_link", "right_ankle_link"),
+        torso="torso_link",
+        smpl=SMPL,
+    ),
+}
