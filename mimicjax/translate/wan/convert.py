@@ -6,10 +6,10 @@ Two key layouts are read:
   * the original Wan repository (`blocks.N.self_attn.q.weight`, `head.head.weight`, ...), optionally
     prefixed by `model.diffusion_model.`; its config.json (`dim`, `num_heads`, ...) or an explicit config.
 
-Tensors are streamed one at a time from memory-mapped safetensors files, converted to the parameter
-dtype and placed on the device (with a sharding if given) before the next is read, so at most one host
-copy of one tensor exists beside the device parameters. float32, float16 and bfloat16 files are read;
-bfloat16 (which NumPy cannot represent natively) is read from the raw bytes as `ml_dtypes.bfloat16`.
+Files are found, read and placed by `checkpoint_io`: tensors are streamed one at a time from the
+safetensors files, converted to the parameter dtype and placed on the device (with a sharding if given)
+before the next is read, so only one tensor at a time is on the host beside the device parameters.
+float32, float16 and bfloat16 files are read.
 
 Diffusers name -> Flax path (nested dict):
   patch_embedding.weight [D, C, pt, ph, pw]   -> patch_embedding/kernel [C*pt*ph*pw, D]
@@ -29,14 +29,21 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from mimicjax.translate.wan.checkpoint_io import (
+    checkpoint_files,
+    iter_safetensors,
+    iter_state_dict,
+    nest,
+    place,
+    sharding_lookup,
+    tensor_shapes,
+)
 from mimicjax.translate.wan.configs import WanConfig
 
-DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
-DIFFUSERS_INDEX = "diffusion_pytorch_model.safetensors.index.json"
 _NORM_MODULES = {"norm_q", "norm_k", "norm2", "norm_added_k"}
 # Keys present in some published files that the model does not use.
 _IGNORED_KEYS = re.compile(r"(^|\.)norm_added_q\.")
@@ -137,76 +144,6 @@ def diffusers_key_to_original(key: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# safetensors streaming
-
-
-def _safetensors_header(path: Path) -> tuple[dict, int]:
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) != 8:
-            raise ValueError(f"{path}: not a safetensors file (too short)")
-        size = int.from_bytes(head, "little")
-        if size <= 0 or size > 100 * 2**20:
-            raise ValueError(f"{path}: not a safetensors file (header size {size})")
-        header = json.loads(f.read(size))
-    return header, 8 + size
-
-
-def iter_safetensors(path: str | Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, array) for every tensor of a safetensors file, one at a time.
-
-    float32/float16 (and integer) tensors come from `safetensors.safe_open(framework="numpy")`;
-    bfloat16 tensors are memory-mapped from the file's raw bytes as `ml_dtypes.bfloat16` arrays.
-    """
-    import ml_dtypes
-    from safetensors import safe_open
-
-    path = Path(path)
-    header, data_start = _safetensors_header(path)
-    raw = None
-    with safe_open(str(path), framework="numpy") as f:
-        for name in f.keys():
-            info = header[name]
-            if info["dtype"] == "BF16":
-                if raw is None:
-                    raw = np.memmap(path, dtype=np.uint8, mode="r")
-                begin, end = info["data_offsets"]
-                chunk = raw[data_start + begin : data_start + end]
-                yield name, chunk.view(ml_dtypes.bfloat16).reshape(info["shape"])
-            else:
-                yield name, f.get_tensor(name)
-
-
-def checkpoint_files(path: str | Path) -> list[Path]:
-    """The safetensors files of a checkpoint folder (sharded or not) or a single file."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    index_files = sorted(path.glob("*.safetensors.index.json"))
-    if index_files:
-        index = json.loads(index_files[0].read_text())
-        names = sorted(set(index.get("weight_map", {}).values()))
-        if not names:
-            raise ValueError(f"{index_files[0]}: no weight_map")
-        files = [path / name for name in names]
-        missing = [str(f) for f in files if not f.exists()]
-        if missing:
-            raise FileNotFoundError(f"shards listed in {index_files[0]} are missing: {missing}")
-        return files
-    if (path / DIFFUSERS_WEIGHTS).exists():
-        return [path / DIFFUSERS_WEIGHTS]
-    files = sorted(path.glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(
-            f"{path}: no *.safetensors weights (a diffusers transformer folder has {DIFFUSERS_WEIGHTS} "
-            f"or shards with {DIFFUSERS_INDEX}); .bin/.pth checkpoints are not read"
-        )
-    return files
-
-
-# ----------------------------------------------------------------------------------------------
 # Configs
 
 
@@ -276,26 +213,18 @@ def _is_original_key(key: str) -> bool:
     )
 
 
-def _tensor_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for file in files:
-        header, _ = _safetensors_header(file)
-        for name, info in header.items():
-            if name != "__metadata__":
-                shapes[name] = tuple(info["shape"])
-    return shapes
-
-
 # ----------------------------------------------------------------------------------------------
 # Loading
 
 
-def _transform(array: np.ndarray, kind: str, dtype) -> np.ndarray:
+def _layout(array: np.ndarray, kind: str) -> np.ndarray:
+    """A PyTorch tensor in the Flax layout: Linear [out, in] -> [in, out], the patch Conv3d
+    [D, C, pt, ph, pw] -> a [C*pt*ph*pw, D] matmul kernel."""
     if kind == "linear":
-        array = array.T
-    elif kind == "conv":
-        array = array.reshape(array.shape[0], -1).T
-    return np.ascontiguousarray(array, dtype=dtype)
+        return array.T
+    if kind == "conv":
+        return array.reshape(array.shape[0], -1).T
+    return array
 
 
 class _ParamAssembler:
@@ -309,18 +238,10 @@ class _ParamAssembler:
         self.config, self.layout, self.source = config, layout, source
         template = jax.tree_util.tree_flatten_with_path(abstract_params(config))[0]
         self.expected = {tuple(p.key for p in keypath): leaf for keypath, leaf in template}
-        if callable(shardings):
-            self.sharding_of = shardings
-        elif shardings is not None:
-            flat = jax.tree_util.tree_flatten_with_path(shardings)[0]
-            self.sharding_of = {tuple(p.key for p in keypath): s for keypath, s in flat}.__getitem__
-        else:
-            self.sharding_of = None
+        self.sharding_of = sharding_lookup(shardings)
         self.loaded: dict[tuple[str, ...], Any] = {}
 
     def add(self, key: str, array: np.ndarray, where: str | None = None) -> None:
-        import jax
-
         where = where or self.source
         if _IGNORED_KEYS.search(key):
             return
@@ -341,26 +262,21 @@ class _ParamAssembler:
                 "layers); is the config right for this checkpoint?"
             )
         target = self.expected[flax_path]
-        value = _transform(np.asarray(array), kind, target.dtype)
+        value = _layout(np.asarray(array), kind)
         if value.shape != target.shape:
             raise ValueError(
                 f"{where}: tensor {key!r} has shape {tuple(array.shape)}, the model expects "
                 f"{target.shape} (after conversion); is the config right for this checkpoint?"
             )
-        self.loaded[flax_path] = jax.device_put(value, self.sharding_of(flax_path) if self.sharding_of else None)
+        sharding = self.sharding_of(flax_path) if self.sharding_of else None
+        self.loaded[flax_path] = place(value, target.dtype, sharding)
 
     def finish(self) -> dict:
         missing = sorted(set(self.expected) - set(self.loaded))
         if missing:
             names = [path_to_diffusers_key(p) for p in missing[:8]]
             raise ValueError(f"{self.source}: checkpoint lacks {len(missing)} tensors, e.g. {names}")
-        params: dict = {}
-        for flax_path, value in self.loaded.items():
-            node = params
-            for part in flax_path[:-1]:
-                node = node.setdefault(part, {})
-            node[flax_path[-1]] = value
-        return params
+        return nest(self.loaded)
 
 
 def _resolve_layout(layout: str, keys) -> str:
@@ -374,10 +290,10 @@ def _resolve_layout(layout: str, keys) -> str:
 def params_from_state_dict(
     state_dict: Mapping[str, Any], config: WanConfig, *, layout: str = "auto", shardings=None
 ) -> dict:
-    """Parameters from an in-memory state dict of NumPy-convertible tensors (diffusers or original names)."""
+    """Parameters from an in-memory state dict of NumPy arrays or torch tensors (diffusers or original names)."""
     layout = _resolve_layout(layout, state_dict.keys())
     assembler = _ParamAssembler(config, layout, shardings, source="state dict")
-    for key, value in state_dict.items():
+    for key, value in iter_state_dict(state_dict):
         assembler.add(key, value)
     return assembler.finish()
 
@@ -399,7 +315,7 @@ def load_transformer_params(
     """
     path = Path(path)
     files = checkpoint_files(path)
-    shapes = _tensor_shapes(files)
+    shapes = tensor_shapes(files)
     layout = _resolve_layout(layout, shapes)
     if config is None:
         config = read_config(path, **runtime)

@@ -31,22 +31,20 @@ import numpy as np
 from flax import linen as nn
 
 from mimicjax.io_utils import atomic_path
+from mimicjax.translate.wan.checkpoint_io import (
+    TRANSFORMERS_STEM,
+    build_params,
+    checkpoint_files,
+    component_folder,
+    iter_state_dict,
+    iter_tensors,
+    resolve_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 512
 H2R_PROMPT = "A robotic arm is interacting with objects."
-
-_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-
-
-def _resolve_dtype(dtype: Any) -> Any:
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(_DTYPES)}")
-        return _DTYPES[dtype]
-    return jnp.dtype(dtype).type
-
 
 @dataclasses.dataclass(frozen=True)
 class UMT5Config:
@@ -267,8 +265,7 @@ def _umt5_transform(key: str, array: np.ndarray, target: tuple[int, ...]) -> np.
 
 
 def umt5_params_from_tensors(tensors, expected: Mapping, dtype: Any, source: str) -> dict:
-    from mimicjax.translate.wan.vae_convert import build_params
-
+    """Flax parameters of `UMT5EncoderModule` from streamed transformers `UMT5EncoderModel` tensors."""
     return build_params(tensors, expected, umt5_key_to_path, _umt5_transform, dtype, source)
 
 
@@ -331,7 +328,7 @@ class UMT5TextEncoder:
         if max_length < 1:
             raise ValueError(f"max_length must be positive, got {max_length}")
         self.config = config
-        self.dtype = _resolve_dtype(dtype)
+        self.dtype = resolve_dtype(dtype)
         if precision is not None and not isinstance(precision, jax.lax.Precision):
             precision = jax.lax.Precision[str(precision).upper()]
         self.precision = precision
@@ -365,15 +362,8 @@ class UMT5TextEncoder:
         """From an in-memory transformers `UMT5EncoderModel.state_dict()`; kwargs go to the constructor."""
         if not isinstance(config, UMT5Config):
             config = UMT5Config.from_dict(config)
-
-        def tensors():
-            for key, value in state_dict.items():
-                if hasattr(value, "detach"):
-                    value = value.detach().cpu().float().numpy()
-                yield key, np.asarray(value)
-
-        dtype = _resolve_dtype(kwargs.get("dtype", "float32"))
-        params = umt5_params_from_tensors(tensors(), umt5_param_shapes(config), dtype, "state dict")
+        dtype = resolve_dtype(kwargs.get("dtype", "float32"))
+        params = umt5_params_from_tensors(iter_state_dict(state_dict), umt5_param_shapes(config), dtype, "state dict")
         kwargs.setdefault("source", "state dict")
         return cls(config, params, **kwargs)
 
@@ -533,17 +523,6 @@ class PromptCache:
 # --------------------------------------------------------------------------------------------------
 
 
-def _encoder_folder(path: Path) -> Path:
-    if (path / "config.json").is_file():
-        return path
-    if (path / "text_encoder" / "config.json").is_file():
-        return path / "text_encoder"
-    raise FileNotFoundError(
-        f"no config.json in {path} (nor in {path / 'text_encoder'}): point to a transformers UMT5EncoderModel "
-        "folder (config.json + model.safetensors or shards) or to a pipeline folder with text_encoder/"
-    )
-
-
 def load_umt5_encoder(
     path: str | Path,
     *,
@@ -557,18 +536,17 @@ def load_umt5_encoder(
     `tokenizer`: a tokenizer folder for `transformers.AutoTokenizer`; by default a sibling ``tokenizer/``
     folder of a pipeline is used when present. Without one, encode token ids directly.
     """
-    from mimicjax.translate.wan.vae_convert import checkpoint_files, iter_safetensors
-
-    root = Path(path)
-    folder = _encoder_folder(root)
+    folder = component_folder(
+        path, "text_encoder", "a transformers UMT5EncoderModel folder (config.json + model.safetensors or shards)"
+    )
     data = json.loads((folder / "config.json").read_text())
     model_type = data.get("model_type")
     if model_type not in (None, "umt5", "t5"):
         raise ValueError(f"{folder / 'config.json'} describes a {model_type!r} model, not umT5")
     config = UMT5Config.from_dict(data)
-    files = checkpoint_files(folder, ["model", "pytorch_model"])
+    files = checkpoint_files(folder, (TRANSFORMERS_STEM, "pytorch_model"))
     expected = umt5_param_shapes(config)
-    params = umt5_params_from_tensors(iter_safetensors(files), expected, _resolve_dtype(dtype), str(folder))
+    params = umt5_params_from_tensors(iter_tensors(files), expected, resolve_dtype(dtype), str(folder))
     if tokenizer is None and (folder.parent / "tokenizer").is_dir() and folder.name == "text_encoder":
         tokenizer = folder.parent / "tokenizer"
     tok = None

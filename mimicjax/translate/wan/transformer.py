@@ -36,19 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mimicjax.translate.wan.attention import attention
+from mimicjax.translate.wan.checkpoint_io import resolve_dtype
 from mimicjax.translate.wan.configs import WanConfig
 from mimicjax.translate.wan.rope import apply_rope, rope_tables
-
-_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-
-
-def as_dtype(name: str | Any):
-    if isinstance(name, str):
-        try:
-            return _DTYPES[name]
-        except KeyError:
-            raise ValueError(f"unsupported dtype {name!r}; choose one of {sorted(_DTYPES)}") from None
-    return jnp.dtype(name).type
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,7 +146,7 @@ class ConditionEmbedder(nn.Module):
     @nn.compact
     def __call__(self, timestep, encoder_hidden_states):
         cfg = self.config
-        dtype, param_dtype = as_dtype(cfg.dtype), as_dtype(cfg.param_dtype)
+        dtype, param_dtype = resolve_dtype(cfg.dtype), resolve_dtype(cfg.param_dtype)
         dim = cfg.inner_dim
         sinusoid = timestep_embedding(timestep, cfg.freq_dim)
         # The time MLP is kept in float32 (as the reference keeps `time_embedder` in fp32).
@@ -178,7 +168,7 @@ class WanAttention(nn.Module):
     @nn.compact
     def __call__(self, x, context=None, cos=None, sin=None):
         cfg = self.config
-        dtype, param_dtype = as_dtype(cfg.dtype), as_dtype(cfg.param_dtype)
+        dtype, param_dtype = resolve_dtype(cfg.dtype), resolve_dtype(cfg.param_dtype)
         heads, head_dim = cfg.num_attention_heads, cfg.attention_head_dim
         inner = heads * head_dim
 
@@ -209,7 +199,7 @@ class FeedForward(nn.Module):
     @nn.compact
     def __call__(self, x):
         cfg = self.config
-        dtype, param_dtype = as_dtype(cfg.dtype), as_dtype(cfg.param_dtype)
+        dtype, param_dtype = resolve_dtype(cfg.dtype), resolve_dtype(cfg.param_dtype)
         h = Linear(cfg.ffn_dim, dtype=dtype, param_dtype=param_dtype, lora_scale=self.lora_scale, name="proj_in")(x)
         h = _gelu_tanh(h)
         return Linear(x.shape[-1], dtype=dtype, param_dtype=param_dtype, lora_scale=self.lora_scale, name="proj_out")(h)
@@ -229,7 +219,7 @@ class WanBlock(nn.Module):
     @nn.compact
     def __call__(self, x, context, temb_proj, cos, sin):
         cfg = self.config
-        dtype = as_dtype(cfg.dtype)
+        dtype = resolve_dtype(cfg.dtype)
         dim = cfg.inner_dim
         table = self.param("scale_shift_table", _table_init(dim), (1, 6, dim), jnp.float32)
         # temb_proj: [B, Lt, 6, D] with Lt == 1 (one timestep per sample) or Lt == L (per token).
@@ -312,7 +302,7 @@ class WanTransformer(nn.Module):
     @nn.compact
     def __call__(self, hidden_states, timestep, encoder_hidden_states, condition=None):
         cfg = self.config
-        dtype, param_dtype = as_dtype(cfg.dtype), as_dtype(cfg.param_dtype)
+        dtype, param_dtype = resolve_dtype(cfg.dtype), resolve_dtype(cfg.param_dtype)
         dim = cfg.inner_dim
         batch = hidden_states.shape[0]
         if hidden_states.shape[1] != cfg.in_channels:

@@ -39,23 +39,22 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from mimicjax.translate.wan.checkpoint_io import (
+    DIFFUSERS_STEM,
+    TRANSFORMERS_STEM,
+    checkpoint_files,
+    component_folder,
+    iter_tensors,
+    resolve_dtype,
+    tensor_shapes,
+)
+
 logger = logging.getLogger(__name__)
 
 # Frames per encoder chunk after the first frame (the reference schedule).
 ENCODE_CHUNK_FRAMES = 4
 # Frames of context a 3-tap causal convolution keeps between chunks.
 CACHE_FRAMES = 2
-
-_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-
-
-def resolve_dtype(dtype: Any) -> Any:
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(_DTYPES)}")
-        return _DTYPES[dtype]
-    return jnp.dtype(dtype).type if dtype is not None else jnp.float32
-
 
 # --------------------------------------------------------------------------------------------------
 # Configuration
@@ -743,17 +742,6 @@ class WanVAE:
         return (latents.astype(jnp.float32) / inv_std + mean).astype(latents.dtype)
 
 
-def _vae_folder(path: Path) -> Path:
-    if (path / "config.json").is_file():
-        return path
-    if (path / "vae" / "config.json").is_file():
-        return path / "vae"
-    raise FileNotFoundError(
-        f"no config.json in {path} (nor in {path / 'vae'}): point to a diffusers AutoencoderKLWan folder "
-        "(config.json + diffusion_pytorch_model.safetensors) or to a pipeline folder with a vae/ subfolder"
-    )
-
-
 def load_diffusers_vae(path: str | Path, *, dtype: Any = "float32", **kwargs) -> WanVAE:
     """Load a diffusers `AutoencoderKLWan` folder (Wan 2.1 or 2.2; fp32 or bf16 weights).
 
@@ -762,18 +750,20 @@ def load_diffusers_vae(path: str | Path, *, dtype: Any = "float32", **kwargs) ->
     A single weight file in the original Wan layout (``Wan2.1_VAE.pth``, ``Wan2.2_VAE.pth`` or their
     .safetensors) is passed on to `load_original_vae`.
     """
-    from mimicjax.translate.wan.vae_convert import checkpoint_files, iter_safetensors, vae_params_from_tensors
+    from mimicjax.translate.wan.vae_convert import vae_params_from_tensors
 
     if Path(path).is_file():
         return load_original_vae(path, dtype=dtype, **kwargs)
-    folder = _vae_folder(Path(path))
+    folder = component_folder(
+        path, "vae", "a diffusers AutoencoderKLWan folder (config.json + diffusion_pytorch_model.safetensors)"
+    )
     data = json.loads((folder / "config.json").read_text())
     if data.get("_class_name", "AutoencoderKLWan") != "AutoencoderKLWan":
         raise ValueError(f"{folder / 'config.json'} describes a {data['_class_name']}, not an AutoencoderKLWan")
     config = WanVAEConfig.from_dict(data)
-    files = checkpoint_files(folder, ["diffusion_pytorch_model", "model"])
+    files = checkpoint_files(folder, (DIFFUSERS_STEM, TRANSFORMERS_STEM))
     expected = WanVAE.param_shapes(config)
-    params = vae_params_from_tensors(iter_safetensors(files), expected, resolve_dtype(dtype), str(folder))
+    params = vae_params_from_tensors(iter_tensors(files), expected, resolve_dtype(dtype), str(folder))
     return WanVAE(config, params, dtype=dtype, **kwargs)
 
 
@@ -795,16 +785,14 @@ def load_original_vae(
     """
     from mimicjax.translate.wan.vae_convert import (
         is_original_vae_layout,
-        iter_single_file,
         original_vae_config,
         original_vae_params_from_tensors,
-        single_file_shapes,
     )
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no VAE weight file at {path}")
-    shapes = single_file_shapes(path)
+    shapes = tensor_shapes([path], allow_torch=True)
     if not is_original_vae_layout(shapes):
         odd = sorted(k for k in shapes if not is_original_vae_layout([k]))[:5]
         raise ValueError(
@@ -818,7 +806,11 @@ def load_original_vae(
     elif not isinstance(config, WanVAEConfig):
         config = WanVAEConfig.from_dict(config)
     params = original_vae_params_from_tensors(
-        iter_single_file(path), WanVAE.param_shapes(config), config.num_res_blocks, resolve_dtype(dtype), str(path)
+        iter_tensors([path], allow_torch=True),
+        WanVAE.param_shapes(config),
+        config.num_res_blocks,
+        resolve_dtype(dtype),
+        str(path),
     )
     return WanVAE(config, params, dtype=dtype, **kwargs)
 
