@@ -138,10 +138,8 @@ class TrackingEnv(Env):
         f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
         self.default_pose = f32(robot.default_pose)
         self.action_scale = f32(robot.action_scale)
-        self.joint_low, self.joint_high = f32(robot.joint_range[:, 0]), f32(robot.joint_range[:, 1])
-        self.effort_limit = f32(robot.effort_limit)
         self.keypoint_ids = np.asarray(robot.keypoint_body_ids)
-        self.keypoint_weights = reward_lib.keypoint_weights(robot, config.rewards)
+        self.reward_constants = reward_lib.constants(robot, config.rewards)
         self.keypoint_groups = tuple(dict.fromkeys(robot.keypoint_groups))
         self._group_masks = {g: f32([kg == g for kg in robot.keypoint_groups]) for g in self.keypoint_groups}
         self._setup_geoms(mj_model)
@@ -205,8 +203,7 @@ class TrackingEnv(Env):
         self.floor_pairs = np.any(pair_geoms == self.floor_geom, axis=1)
 
     def _metric_names(self) -> tuple[str, ...]:
-        names = ["reward/total"]
-        names += [f"reward/{t}" for t in reward_lib.TERMS] + [f"reward_raw/{t}" for t in reward_lib.TERMS]
+        names = list(reward_lib.metric_names(self.config.rewards))
         names += ["error/keypoint", "error/keypoint_world"] + [f"error/keypoint_{g}" for g in self.keypoint_groups]
         names += ["error/root_pos", "error/root_ori", "error/joint_pos"]
         names += [f"termination/{c}" for c in term_lib.CAUSES] + ["termination/any", "truncation/time_limit", "truncation/clip_end"]
@@ -382,21 +379,11 @@ class TrackingEnv(Env):
         clip_end = (time >= self.library.clip_duration[clip] - 1e-4).astype(jnp.float32)
         truncated = jnp.maximum(time_limit, clip_end) * (1.0 - terminated)
 
-        inputs = reward_lib.RewardInputs(
+        reward_state = reward_lib.RewardState(
+            robot=robot,
+            reference=ref,
             keypoint_pos=kp,
             ref_keypoint_pos=frames[cfg.rewards.keypoint_frame],
-            root_pos=robot.root_pos,
-            ref_root_pos=ref.root_pos,
-            root_quat=robot.root_quat,
-            ref_root_quat=ref.root_quat,
-            joint_pos=robot.joint_pos,
-            ref_joint_pos=ref.joint_pos,
-            joint_vel=robot.joint_vel,
-            ref_joint_vel=ref.joint_vel,
-            body_lin_vel=robot.body_lin_vel[self.keypoint_ids],
-            ref_body_lin_vel=ref.body_lin_vel[self.keypoint_ids],
-            body_ang_vel=robot.body_ang_vel[self.keypoint_ids],
-            ref_body_ang_vel=ref.body_ang_vel[self.keypoint_ids],
             action=action,
             last_action=info["last_action"],
             actuator_force=data.actuator_force,
@@ -404,16 +391,11 @@ class TrackingEnv(Env):
             self_contacts=sim_lib.self_contacts(sim, data),
             terminated=terminated,
         )
-        raw = reward_lib.compute(inputs, cfg.rewards, self.keypoint_weights, self.joint_low, self.joint_high, self.effort_limit)
-        raw = {name: jnp.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0) for name, value in raw.items()}
-        reward, weighted = reward_lib.total(raw, cfg.rewards)
+        reward, metrics = reward_lib.evaluate(reward_state, cfg.rewards, self.reward_constants)
 
         obs, history = self._observe(robot, future, action, params, info["history"], u_noise)
 
         errors = jnp.linalg.norm(kp - frames[cfg.rewards.keypoint_frame], axis=-1)
-        metrics = {"reward/total": reward}
-        metrics.update({f"reward/{t}": weighted[t] for t in reward_lib.TERMS})
-        metrics.update({f"reward_raw/{t}": raw[t] for t in reward_lib.TERMS})
         metrics["error/keypoint"] = jnp.mean(errors)
         metrics["error/keypoint_world"] = jnp.mean(jnp.linalg.norm(kp - ref_kp_world, axis=-1))
         for group, mask in self._group_masks.items():

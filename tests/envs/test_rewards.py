@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mimicjax.envs import observations as obs_lib
 from mimicjax.envs import randomization as rand_lib
 from mimicjax.envs import rewards as R
 from mimicjax.envs import terminations as T
@@ -76,16 +77,65 @@ def test_groups_not_named_keep_the_robots_default_weight():
     np.testing.assert_array_equal(w[~upper], default[~upper])
 
 
+def _reward_state(n=2, **changes):
+    """A RewardState of a robot standing still on its reference (zeros), with `changes`."""
+    upright = jnp.array([1.0, 0.0, 0.0, 0.0])
+    body = obs_lib.BodyState(
+        root_pos=jnp.zeros(3), root_quat=upright, joint_pos=jnp.zeros(n), joint_vel=jnp.zeros(n), root_lin_vel=jnp.zeros(3),
+        root_ang_vel=jnp.zeros(3), body_pos=jnp.zeros((K, 3)), body_quat=jnp.tile(upright, (K, 1)),
+        body_lin_vel=jnp.zeros((K, 3)), body_ang_vel=jnp.zeros((K, 3)),
+    )
+    state = R.RewardState(
+        robot=body, reference=body, keypoint_pos=jnp.zeros((K, 3)), ref_keypoint_pos=jnp.zeros((K, 3)), action=jnp.zeros(n),
+        last_action=jnp.zeros(n), actuator_force=jnp.zeros(n), geom_lowest_z=jnp.ones(3), self_contacts=jnp.float32(0.0),
+        terminated=jnp.float32(0.0),
+    )
+    return state.replace(**changes)
+
+
+def _constants(n=2):
+    ones = np.ones(n, np.float32)
+    return R.RewardConstants(keypoint_ids=np.arange(K), keypoint_weights=np.ones(K, np.float32), joint_low=-ones, joint_high=ones,
+                             effort_limit=10.0 * ones)
+
+
 def test_regularisers():
-    a = jnp.arange(4.0)
-    assert float(R.action_rate(a, a)) == 0.0 and float(R.action_rate(a, a + 1)) == 4.0
-    assert float(R.torque(jnp.array([10.0, -5.0]), jnp.array([10.0, 10.0]))) == pytest.approx(1.25)
-    low, high = jnp.array([-1.0, -1.0]), jnp.array([1.0, 1.0])
-    assert float(R.joint_limit(jnp.array([0.5, -0.8]), low, high, 0.9)) == 0.0
-    assert float(R.joint_limit(jnp.array([0.95, -1.0]), low, high, 0.9)) == pytest.approx(0.05 + 0.1, abs=1e-6)
-    count = R.undesired_contacts(jnp.array([0.5, 0.01, -0.1]), 0.02, jnp.float32(1.0))  # 2 low geoms, 1 self-contact
-    assert float(count) == 3.0
-    assert float(R.termination(jnp.float32(1.0))) == 1.0
+    c = _constants()
+    a = jnp.arange(2.0)
+    assert float(R.action_rate(_reward_state(action=a, last_action=a), {}, c)) == 0.0
+    assert float(R.action_rate(_reward_state(action=a, last_action=a + 1), {}, c)) == 2.0
+    assert float(R.torque(_reward_state(actuator_force=jnp.array([10.0, -5.0])), {}, c)) == pytest.approx(1.25)
+
+    def past_limits(q):
+        state = _reward_state()
+        return float(R.joint_limit(state.replace(robot=state.robot.replace(joint_pos=q)), {"joint_limit_soft_fraction": 0.9}, c))
+
+    assert past_limits(jnp.array([0.5, -0.8])) == 0.0
+    assert past_limits(jnp.array([0.95, -1.0])) == pytest.approx(0.05 + 0.1, abs=1e-6)
+    low = _reward_state(geom_lowest_z=jnp.array([0.5, 0.01, -0.1]), self_contacts=jnp.float32(1.0))
+    assert float(R.undesired_contacts(low, {"floor_clearance": 0.02}, c)) == 3.0  # 2 low geoms, 1 self-contact
+    assert float(R.termination(_reward_state(terminated=jnp.float32(1.0)), {}, c)) == 1.0
+
+
+def test_every_tracking_term_is_one_on_the_reference_and_every_cost_zero():
+    raw = R.compute(_reward_state(), R.RewardConfig(), _constants())
+    assert list(raw) == list(R.TERMS)
+    for name, value in raw.items():
+        assert float(value) == pytest.approx(1.0 if R.TERMS[name].weight > 0 else 0.0, abs=1e-6), name
+
+
+def test_the_registry_makes_the_config():
+    """Every term has its weight (named after it) and its parameters as config fields, defaults from TERMS."""
+    config = R.RewardConfig()
+    for name, term in R.TERMS.items():
+        assert getattr(config, name) == term.weight
+        for param, default in term.params.items():
+            assert getattr(config, param) == default
+    assert R.weights(config) == {name: term.weight for name, term in R.TERMS.items()}
+    with pytest.raises(ValueError, match="already has a field 'keypoint_sigma'"):
+        R.config_class({**R.TERMS, "other": R.Term(R.keypoint, weight=1.0, params={"keypoint_sigma": 0.1})})
+    with pytest.raises(ValueError, match="already has a field 'keypoint_frame'"):
+        R.config_class({"keypoint_frame": R.Term(R.keypoint, weight=1.0)})
 
 
 def test_total_is_the_weighted_sum_of_all_terms():
@@ -181,3 +231,34 @@ def test_evaluation_config_turns_randomisation_and_noise_off():
     ev = train.evaluation()
     assert not ev.randomization.enabled and not ev.randomization.pushes and not ev.observations.noise.enabled
     assert ev.rewards == train.rewards and ev.terminations == train.terminations
+
+
+def upright(state, params, constants):  # the module docstring's example: 1 with the pelvis upright
+    tilt = R.orientation_error(R.heading_quat(state.robot.root_quat), state.robot.root_quat)
+    return R.kernel(jnp.square(tilt), params["upright_sigma"])
+
+
+def test_a_term_added_in_one_place_is_logged_raw_and_weighted_and_summed(tracking_library):
+    """One registry entry is all a new term needs: config fields, metrics and the sum follow from it."""
+    from mimicjax import config as config_lib
+    from mimicjax.envs import sim as sim_lib
+    from mimicjax.envs.tracking import TrackingEnv
+
+    registry = {**R.TERMS, "upright": R.Term(upright, weight=0.2, params={"upright_sigma": 0.5})}  # the one place
+    with_upright = R.config_class(registry)
+    # The C engine compiles in seconds on a CPU; it cannot randomise, so the evaluation task.
+    impl = "c" if jax.default_backend() == "cpu" else "auto"
+    config = TrackingConfig(sim=sim_lib.SimConfig(variant="29dof", impl=impl), rewards=with_upright()).evaluation()
+    config = config_lib.apply_overrides(config, ["rewards.upright=0.75", "rewards.upright_sigma=0.4"])  # as any term's
+    assert (config.rewards.upright, config.rewards.upright_sigma) == (0.75, 0.4)
+    env = TrackingEnv(config, tracking_library)
+    assert {"reward/upright", "reward_raw/upright"} <= set(env.metric_names)
+
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(0), 2))
+    state = jax.jit(jax.vmap(env.step))(state, state.info["last_action"])  # hold the reference pose
+    metrics = {name: np.asarray(value) for name, value in state.metrics.items()}
+    assert np.all(metrics["reward_raw/upright"] > 0.5) and np.all(metrics["reward_raw/upright"] <= 1.0)
+    np.testing.assert_allclose(metrics["reward/upright"], 0.75 * metrics["reward_raw/upright"], rtol=1e-6)
+    summed = sum(metrics[f"reward/{name}"] for name in with_upright.terms)
+    np.testing.assert_allclose(np.asarray(state.reward), summed, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["reward/total"], summed, rtol=1e-5, atol=1e-6)
