@@ -42,6 +42,7 @@ class RobotGeometry:
     oriented_body: np.ndarray  # (O,) MuJoCo body ids
     oriented_smpl: np.ndarray  # (O,) SMPL joint index
     oriented_rest: np.ndarray  # (O, 4) wxyz body orientation in the T-pose, pelvis frame
+    oriented_weight: np.ndarray  # (O,) relative weight of each body's orientation term
     sole_body: np.ndarray  # (2,) left, right foot body ids
     sole_points: np.ndarray  # (P, 3) lowest points of the sole, in the foot frame (same for both feet up to y sign)
     sole_points_right: np.ndarray  # (P, 3)
@@ -90,7 +91,7 @@ def robot_geometry(robot: Robot) -> RobotGeometry:
     soles_left = _sole_points(model, int(feet[0]))
     soles_right = _sole_points(model, int(feet[1]))
     lowest = min(site_world(feet[0], p)[2] for p in soles_left)
-    oriented_body = np.array([robot.body_id(b) for b, _ in smpl.oriented])
+    oriented_body = np.array([robot.body_id(b) for b, _, _ in smpl.oriented])
     return RobotGeometry(
         robot=robot.name,
         site_names=site_names,
@@ -109,7 +110,8 @@ def robot_geometry(robot: Robot) -> RobotGeometry:
                                   for b in smpl.bones]),
         rest_sites=rest_sites,
         oriented_body=oriented_body,
-        oriented_smpl=np.array([SMPL_JOINT_NAMES.index(j) for _, j in smpl.oriented]),
+        oriented_smpl=np.array([SMPL_JOINT_NAMES.index(j) for _, j, _ in smpl.oriented]),
+        oriented_weight=np.array([w for _, _, w in smpl.oriented], np.float64),
         oriented_rest=quat[oriented_body],
         sole_body=feet,
         sole_points=soles_left,

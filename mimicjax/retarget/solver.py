@@ -48,7 +48,7 @@ class RetargetConfig:
     final_learning_rate_fraction: float = 0.05
     sites: float = 1.0
     orientation: float = 0.1
-    orientation_per_body: tuple = (1.0, 0.5, 0.5, 0.5, 0.1, 0.1)  # pelvis, torso, left/right foot, left/right hand
+    orientation_per_body: tuple | None = None  # per oriented body of the robot; None: the robot's own weights
     smoothness: float = 2e-7  # per (rad/s^2)^2 and (m/s^2)^2
     floor: float = 10.0
     contact: float = 1.0
@@ -71,9 +71,9 @@ def config_with_overrides(config: RetargetConfig, overrides) -> RetargetConfig:
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
                 value = text.lower() in ("true", "1")
-            elif isinstance(current, tuple):
+            elif isinstance(current, tuple) or name == "orientation_per_body":
                 value = tuple(float(v) for v in text.split(","))
-                if len(value) != len(current):
+                if current is not None and len(value) != len(current):
                     raise ValueError(f"{len(value)} values, expected {len(current)}")
             else:
                 value = type(current)(text)
@@ -119,6 +119,17 @@ class RobotConstants:
     default_pose: jax.Array  # (n, 1)
 
 
+def orientation_weights(geometry: RobotGeometry, config: RetargetConfig) -> np.ndarray:
+    """Per oriented body: the config's override, or the robot's own weights."""
+    if config.orientation_per_body is None:
+        return geometry.oriented_weight
+    weights = np.asarray(config.orientation_per_body, np.float64)
+    if weights.shape != geometry.oriented_weight.shape:
+        raise ValueError(f"orientation_per_body has {weights.size} weights but the {geometry.robot} orients "
+                         f"{geometry.oriented_weight.size} bodies")
+    return weights
+
+
 def robot_constants(geometry: RobotGeometry, tree: KinematicTree, config: RetargetConfig) -> RobotConstants:
     f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
     # Keep the sigmoid's output strictly inside the range even after float32 rounding.
@@ -129,7 +140,7 @@ def robot_constants(geometry: RobotGeometry, tree: KinematicTree, config: Retarg
         site_body=jnp.asarray(geometry.site_body),
         site_offset=f32(geometry.site_offset.T[..., None]),
         oriented_body=jnp.asarray(geometry.oriented_body),
-        orientation_weight=f32(np.asarray(config.orientation_per_body)[:, None]),
+        orientation_weight=f32(np.asarray(orientation_weights(geometry, config))[:, None]),
         sole_body=jnp.asarray(geometry.sole_body),
         sole_points=f32(np.moveaxis(soles, -1, 0)[..., None]),
         joint_low=f32(geometry.joint_range[:, :1] + margin[:, None]),

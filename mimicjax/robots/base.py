@@ -39,7 +39,7 @@ class SmplCorrespondence:
     bones: tuple[tuple[str, str], ...]  # (parent site, child site)
     rigid_bones: Mapping[tuple[str, str], str]  # bone -> SMPL joint turning it
     limbs: Mapping[str, tuple[str, str]]  # limb name -> bone, for the quality report
-    oriented: tuple[tuple[str, str], ...]  # (body, SMPL joint) whose orientations are matched
+    oriented: tuple[tuple[str, str, float], ...]  # (body, SMPL joint, weight) whose orientations are matched
     robot_axes_in_smpl: np.ndarray  # (3, 3): column i is robot root axis i written in SMPL body axes
     tpose: Mapping[str, float]  # joint angles (rad) that match SMPL's rest pose; others are 0
 

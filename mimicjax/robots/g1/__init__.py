@@ -70,14 +70,14 @@ SMPL = SmplCorrespondence(
         "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
         "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
     },  # fmt: skip
-    # The feet follow the ankles, the hands the wrists.
+    # The feet follow the ankles, the hands (lightly) the wrists.
     oriented=(
-        ("pelvis", "pelvis"),
-        ("torso_link", "spine3"),
-        ("left_ankle_roll_link", "left_ankle"),
-        ("right_ankle_roll_link", "right_ankle"),
-        ("left_wrist_yaw_link", "left_wrist"),
-        ("right_wrist_yaw_link", "right_wrist"),
+        ("pelvis", "pelvis", 1.0),
+        ("torso_link", "spine3", 0.5),
+        ("left_ankle_roll_link", "left_ankle", 0.5),
+        ("right_ankle_roll_link", "right_ankle", 0.5),
+        ("left_wrist_yaw_link", "left_wrist", 0.1),
+        ("right_wrist_yaw_link", "right_wrist", 0.1),
     ),
     # The G1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
     robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),

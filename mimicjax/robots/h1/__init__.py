@@ -80,10 +80,10 @@ SMPL = SmplCorrespondence(
     # The feet follow the ankles. The hands are not oriented: without a wrist, the forearm cannot take
     # the human hand's orientation and its direction already follows the forearm bone.
     oriented=(
-        ("pelvis", "pelvis"),
-        ("torso_link", "spine3"),
-        ("left_ankle_link", "left_ankle"),
-        ("right_ankle_link", "right_ankle"),
+        ("pelvis", "pelvis", 1.0),
+        ("torso_link", "spine3", 0.5),
+        ("left_ankle_link", "left_ankle", 0.5),
+        ("right_ankle_link", "right_ankle", 0.5),
     ),
     # The H1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
     robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
