@@ -201,34 +201,21 @@ def random_action_rollout(env_state, rng, *, env, num_steps: int):
     import jax
     import jax.numpy as jnp
 
-    from mimicjax.rl import networks as nets
-    from mimicjax.rl.ppo import Rollout
+    from mimicjax.rl.rollout import policy_transition
+    from mimicjax.rl.unroll import unroll
 
     num_envs = env_state.reward.shape[0]
+    zeros = jnp.zeros((num_envs,), jnp.float32)
 
-    def step(state, key):
-        action = jax.random.normal(key, (num_envs, env.action_size), jnp.float32)
-        next_state = jax.vmap(env.step)(state, action)
-        zeros = jnp.zeros((num_envs,), jnp.float32)
+    def random_action(state, key):
+        return jax.random.normal(key, (num_envs, env.action_size), jnp.float32), None
+
+    def transition(state, action, _, next_state):
         standard = jnp.zeros_like(action)  # N(0, 1): mean 0, log std 0
-        transition = Rollout(
-            actor_obs=state.obs["actor"],
-            critic_obs=state.obs["critic"],
-            actions=action,
-            rewards=next_state.reward,
-            terminated=next_state.terminated,
-            truncated=next_state.truncated,
-            values=zeros,
-            log_probs=nets.log_prob(standard, standard, action),
-            action_mean=standard,
-            action_log_std=standard,
-            final_values=zeros,
-            last_values=zeros,
-        )
-        return next_state, transition
+        return policy_transition(state, action, next_state, standard, standard, values=zeros, final_values=zeros)
 
-    env_state, rollout = jax.lax.scan(step, env_state, jax.random.split(rng, num_steps))
-    return env_state, rollout.replace(last_values=jnp.zeros((num_envs,), jnp.float32))
+    out = unroll(env, env_state, random_action, rng, num_steps, record_fn=transition)
+    return out.state, out.records.replace(last_values=zeros)
 
 
 def _ppo_update(train_state, rollout, *, config, symmetry):

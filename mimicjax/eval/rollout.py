@@ -38,7 +38,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mimicjax.config import ConfigError, ExperimentConfig
+from mimicjax.envs.base import State
 from mimicjax.eval import MIN_REMAINING_SECONDS  # random starts leave at least this much of their clip
+from mimicjax.rl.unroll import unroll
 
 
 @dataclasses.dataclass
@@ -256,6 +258,18 @@ def rollout_steps(env, library, clip_ids, start_times=None) -> int:
 RECORDED_PREFIXES = ("error/", "termination/")
 
 
+def eval_record(state: State, action: jax.Array, extras: Any, next_state: State) -> dict:
+    """What an evaluation keeps of a step (`unroll`'s `record_fn`): errors and termination causes, the
+    end flags, and the pose and clip time the step started from (for videos)."""
+    return {
+        "metrics": {k: v for k, v in next_state.metrics.items() if k.startswith(RECORDED_PREFIXES)},
+        "terminated": next_state.terminated,
+        "truncated": next_state.truncated,
+        "qpos": state.data.qpos,
+        "time": state.info["time"],
+    }
+
+
 def make_eval_rollout(env, act: Callable[[Any, dict], jax.Array], num_steps: int):
     """The jitted `(policy_state, library, clip_ids [E], start_times [E], keys [E]) -> record` of `num_steps`
     deterministic steps. The motion library is an argument, not a constant of the program, so one
@@ -264,25 +278,14 @@ def make_eval_rollout(env, act: Callable[[Any, dict], jax.Array], num_steps: int
     record: "metrics" {name: [T, E]} (errors and termination causes), "terminated"/"truncated" [T, E],
     "qpos" [T, E, nq] and "time" [T, E], the state *before* each step (for videos).
     """
-
     def rollout(policy_state, library, clip_ids, start_times, keys):
         on_library = env.with_library(library)
         state = jax.vmap(on_library.reset_to)(keys, clip_ids, start_times)
 
-        def step(state, _):
-            action = act(policy_state, state.obs)
-            next_state = jax.vmap(on_library.step)(state, action)
-            record = {
-                "metrics": {k: v for k, v in next_state.metrics.items() if k.startswith(RECORDED_PREFIXES)},
-                "terminated": next_state.terminated,
-                "truncated": next_state.truncated,
-                "qpos": state.data.qpos,
-                "time": state.info["time"],
-            }
-            return next_state, record
+        def policy_action(state, _key):  # deterministic: the unroll gets no key
+            return act(policy_state, state.obs), None
 
-        _, record = jax.lax.scan(step, state, None, length=num_steps)
-        return record
+        return unroll(on_library, state, policy_action, None, num_steps, record_fn=eval_record).records
 
     return jax.jit(rollout)
 
@@ -361,8 +364,8 @@ def render_episodes(policy: Policy, env, library, clip_ids, seed: int = 0) -> di
 
 
 __all__ = [
-    "EvaluationPlan", "MIN_REMAINING_SECONDS", "Policy", "episode_keys", "evaluation_env", "evaluation_library",
-    "evaluation_plan", "load_policy", "make_eval_rollout", "random_start_times", "render_env", "render_env_config",
-    "render_episodes", "repeat_clips", "rollout_steps", "run_episodes", "run_plan", "select_clips", "student_act",
-    "teacher_act",
+    "EvaluationPlan", "MIN_REMAINING_SECONDS", "Policy", "episode_keys", "eval_record", "evaluation_env",
+    "evaluation_library", "evaluation_plan", "load_policy", "make_eval_rollout", "random_start_times", "render_env",
+    "render_env_config", "render_episodes", "repeat_clips", "rollout_steps", "run_episodes", "run_plan",
+    "select_clips", "student_act", "teacher_act",
 ]

@@ -9,6 +9,10 @@ A training loop needs two pytrees, `TrainState` and `RolloutState`, and one func
 Envs are the leading axis of `rollout_state`; `shard_rollout_state` splits it over the mesh's data axis
 and the same code runs on several devices.
 
+The steps are `rl.unroll.unroll`. `training_unroll` adds what PPO and DAgger (`train.distill`) share
+around it: the adaptive starts below, episode returns and lengths carried from one rollout to the next,
+and the rollout metrics; each supplies only how it acts and what it keeps of a step.
+
 Adaptive starts: where the env supports them (`env.init_sampler()` is not None), `rollout_state.sampler`
 holds a `motion.sampler.AdaptiveSampler`. Each rollout draws every env's next episode start from it
 (passed to `env.step` as `info["next_start"]`) and, at its end, updates it from every step taken: the
@@ -19,6 +23,7 @@ charged to the moment it happened. The sampler is part of every checkpoint.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +35,7 @@ from mimicjax.rl import networks as nets
 from mimicjax.rl import ppo
 from mimicjax.rl.ppo import PPOConfig, Rollout, TrainState
 from mimicjax.rl.symmetry import Symmetry
+from mimicjax.rl.unroll import ActFn, RecordFn, unroll
 
 
 @struct.dataclass
@@ -71,14 +77,6 @@ def draw_next_starts(env: Env, rollout_state: RolloutState, rng: jax.Array, num_
     return jax.tree.map(lambda x: x.reshape(num_steps, num_envs), starts)
 
 
-def step_envs(env: Env, env_state: State, action: jax.Array, next_start=None) -> State:
-    """`vmap(env.step)`; episodes that end start at `next_start` ([N] starts) when given."""
-    if next_start is None:
-        return jax.vmap(env.step)(env_state, action)
-    next_state = jax.vmap(env.step)(env_state.replace(info=dict(env_state.info, next_start=next_start)), action)
-    return next_state.replace(info={k: v for k, v in next_state.info.items() if k != "next_start"})
-
-
 def update_rollout_sampler(env: Env, rollout_state: RolloutState, events) -> tuple[RolloutState, dict]:
     """Fold the rollout's steps (`events` from `sampler_events`, each [T, N]) into the sampler; returns the
     new state and "sampler/..." metrics (none without a sampler)."""
@@ -97,27 +95,108 @@ def sampler_events(env: Env, sampler, env_state: State, next_env_state: State):
     }
 
 
-def advance_episodes(totals: dict, rollout_state: RolloutState, next_env_state: State):
-    """Advance per-env returns and lengths by one step and add the episodes that ended to `totals`.
+def advance_episodes(
+    episodes: tuple[jax.Array, jax.Array, dict], env_state: State, next_env_state: State
+) -> tuple[jax.Array, jax.Array, dict]:
+    """`unroll`'s `advance_fn` of the training rollouts: per-env returns and lengths advanced by one step,
+    and the episodes that ended added to the totals.
 
-    Returns the next `RolloutState` (sampler unchanged) and the updated totals.
+    `episodes` is (episode_return [N], episode_length [N], totals {"return", "length", "count",
+    "terminated"}); an env whose episode ended starts again from 0.
     """
+    episode_return, episode_length, totals = episodes
     done = next_env_state.done
-    episode_return = rollout_state.episode_return + next_env_state.reward
-    episode_length = rollout_state.episode_length + 1
+    episode_return = episode_return + next_env_state.reward
+    episode_length = episode_length + 1
     totals = {
         "return": totals["return"] + jnp.sum(done * episode_return),
         "length": totals["length"] + jnp.sum(done * episode_length),
         "count": totals["count"] + jnp.sum(done),
         "terminated": totals["terminated"] + jnp.sum(next_env_state.terminated),
     }
-    next_state = RolloutState(
-        env_state=next_env_state,
-        episode_return=jnp.where(done > 0, 0.0, episode_return),
-        episode_length=jnp.where(done > 0, 0, episode_length),
-        sampler=rollout_state.sampler,
+    return jnp.where(done > 0, 0.0, episode_return), jnp.where(done > 0, 0, episode_length), totals
+
+
+def episode_metrics(totals: dict) -> dict[str, jax.Array]:
+    """Means over the episodes finished during a rollout (NaN when none finished) and their count."""
+    count = totals["count"]
+
+    def per_episode(total):
+        return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+
+    return {
+        "episode/return": per_episode(totals["return"]),
+        "episode/length": per_episode(totals["length"]),
+        "episode/count": count,
+        "episode/termination_rate": per_episode(totals["terminated"]),
+    }
+
+
+def training_unroll(
+    env: Env, rollout_state: RolloutState, act_fn: ActFn, record_fn: RecordFn, key: jax.Array, num_steps: int
+) -> tuple[RolloutState, Any, dict[str, jax.Array]]:
+    """`unroll` from a `RolloutState`, with the bookkeeping of training: adaptive episode starts drawn
+    before the steps and the sampler updated from them after, per-env episode returns and lengths carried
+    on, finished episodes counted.
+
+    With a sampler, `key` is split into (steps key, starts key) first. Returns the rollout state to
+    continue from, `record_fn`'s records ([num_steps, ...]) and metrics: the env's own metrics averaged
+    over steps and envs ("env/<name>"), the mean reward per step, `episode_metrics` and the sampler's.
+    """
+    sampler = rollout_state.sampler
+    starts = None
+    if sampler is not None:
+        key, start_key = jax.random.split(key)
+        starts = draw_next_starts(env, rollout_state, start_key, num_steps)
+
+    def record(env_state, action, extras, next_env_state):
+        return {
+            "step": record_fn(env_state, action, extras, next_env_state),
+            "reward": next_env_state.reward,
+            "env_metrics": jax.tree.map(jnp.mean, next_env_state.metrics),
+            "sampler_events": None if sampler is None else sampler_events(env, sampler, env_state, next_env_state),
+        }
+
+    zero = jnp.zeros((), jnp.float32)
+    episodes = (rollout_state.episode_return, rollout_state.episode_length,
+                {"return": zero, "length": zero, "count": zero, "terminated": zero})
+    out = unroll(env, rollout_state.env_state, act_fn, key, num_steps, record_fn=record, carry=episodes,
+                 advance_fn=advance_episodes, next_starts=starts)
+    episode_return, episode_length, totals = out.carry
+    rollout_state = rollout_state.replace(env_state=out.state, episode_return=episode_return,
+                                          episode_length=episode_length)
+    rollout_state, sampler_metrics = update_rollout_sampler(env, rollout_state, out.records["sampler_events"])
+
+    metrics = {f"env/{name}": jnp.mean(values) for name, values in out.records["env_metrics"].items()}
+    metrics["reward/mean"] = jnp.mean(out.records["reward"])
+    metrics.update(episode_metrics(totals))
+    metrics.update(sampler_metrics)
+    return rollout_state, out.records["step"], metrics
+
+
+def policy_transition(
+    env_state: State, action: jax.Array, next_env_state: State, mean: jax.Array, log_std: jax.Array,
+    values: jax.Array, final_values: jax.Array,
+) -> Rollout:
+    """One step of a `Rollout`: `action` drawn from the Gaussian policy N(mean, exp(log_std)) in `env_state`,
+    which led to `next_env_state`. `values`: V of `env_state`'s critic observation; `final_values`: V of the
+    last observation of an episode that ended at this step. `last_values` holds `values` until the caller
+    replaces it with V of the observation after the last step."""
+    obs = env_state.obs
+    return Rollout(
+        actor_obs=obs["actor"],
+        critic_obs=obs["critic"],
+        actions=action,
+        rewards=next_env_state.reward,
+        terminated=next_env_state.terminated,
+        truncated=next_env_state.truncated,
+        values=values,
+        log_probs=nets.log_prob(mean, log_std, action),
+        action_mean=mean,
+        action_log_std=jnp.broadcast_to(log_std, mean.shape),
+        final_values=final_values,
+        last_values=values,
     )
-    return next_state, totals
 
 
 def collect_rollout(
@@ -126,69 +205,27 @@ def collect_rollout(
     """Step every env `num_steps` times with actions sampled from the current policy.
 
     Returns the train state (its RNG advanced), the rollout state to continue from, the time-major
-    `Rollout`, and metrics: the env's own metrics averaged over steps and envs ("env/<name>"), the mean
-    reward per step, and episodes finished during the rollout ("episode/return", "episode/length",
-    "episode/count", "episode/termination_rate"; NaN when no episode finished).
+    `Rollout`, and the metrics of `training_unroll` ("env/<name>", "reward/mean", "episode/return",
+    "episode/length", "episode/count", "episode/termination_rate", "sampler/...").
     """
     rng, rollout_rng = jax.random.split(train_state.rng)
     train_state = train_state.replace(rng=rng)
-    starts = None
-    if rollout_state.sampler is not None:
-        rollout_rng, start_rng = jax.random.split(rollout_rng)
-        starts = draw_next_starts(env, rollout_state, start_rng, num_steps)
 
-    def step(carry, inputs):
-        state, totals = carry
-        step_rng, next_start = inputs
-        obs = state.env_state.obs
-        mean, log_std = ppo.action_distribution(train_state, obs["actor"])
-        action = nets.sample(step_rng, mean, log_std)
-        log_prob = nets.log_prob(mean, log_std, action)
-        values = ppo.value(train_state, obs["critic"])
-        next_env_state = step_envs(env, state.env_state, action, next_start)
-        final_values = ppo.value(train_state, next_env_state.final_obs["critic"])
+    def sample_action(env_state, key):
+        mean, log_std = ppo.action_distribution(train_state, env_state.obs["actor"])
+        return nets.sample(key, mean, log_std), (mean, log_std)
 
-        next_state, totals = advance_episodes(totals, state, next_env_state)
-        events = sampler_events(env, state.sampler, state.env_state, next_env_state) if state.sampler is not None else None
-        transition = Rollout(
-            actor_obs=obs["actor"],
-            critic_obs=obs["critic"],
-            actions=action,
-            rewards=next_env_state.reward,
-            terminated=next_env_state.terminated,
-            truncated=next_env_state.truncated,
-            values=values,
-            log_probs=log_prob,
-            action_mean=mean,
-            action_log_std=jnp.broadcast_to(log_std, mean.shape),
-            final_values=final_values,
-            last_values=values,  # replaced below by V of the observation after the last step
+    def transition(env_state, action, distribution, next_env_state):
+        mean, log_std = distribution
+        return policy_transition(
+            env_state, action, next_env_state, mean, log_std,
+            values=ppo.value(train_state, env_state.obs["critic"]),
+            final_values=ppo.value(train_state, next_env_state.final_obs["critic"]),
         )
-        env_metrics = jax.tree.map(jnp.mean, next_env_state.metrics)
-        return (next_state, totals), (transition, env_metrics, events)
 
-    zero = jnp.zeros((), jnp.float32)
-    totals = {"return": zero, "length": zero, "count": zero, "terminated": zero}
-    (rollout_state, totals), (rollout, env_metrics, events) = jax.lax.scan(
-        step, (rollout_state, totals), (jax.random.split(rollout_rng, num_steps), starts)
-    )
-    rollout_state, sampler_metrics = update_rollout_sampler(env, rollout_state, events)
+    rollout_state, rollout, metrics = training_unroll(env, rollout_state, sample_action, transition, rollout_rng,
+                                                      num_steps)
     rollout = rollout.replace(last_values=ppo.value(train_state, rollout_state.env_state.obs["critic"]))
-
-    count = totals["count"]
-
-    def per_episode(total):
-        return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
-
-    metrics = {f"env/{name}": jnp.mean(values) for name, values in env_metrics.items()}
-    metrics.update({
-        "reward/mean": jnp.mean(rollout.rewards),
-        "episode/return": per_episode(totals["return"]),
-        "episode/length": per_episode(totals["length"]),
-        "episode/count": count,
-        "episode/termination_rate": per_episode(totals["terminated"]),
-    })
-    metrics.update(sampler_metrics)
     return train_state, rollout_state, rollout, metrics
 
 

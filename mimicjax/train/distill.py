@@ -260,51 +260,29 @@ def distill_iteration(student_state, teacher_state, rollout_state, *, env, confi
     rng, rollout_rng = jax.random.split(student_state.rng)
     student_state = student_state.replace(rng=rng)
     beta = dagger.beta_schedule(student_state.iteration, config)
-    starts = None
-    if rollout_state.sampler is not None:
-        rollout_rng, start_rng = jax.random.split(rollout_rng)
-        starts = rollout_lib.draw_next_starts(env, rollout_state, start_rng, num_steps)
 
-    def step(carry, inputs):
-        state, totals = carry
-        step_rng, next_start = inputs
-        obs = state.env_state.obs
+    def mixed_action(env_state, key):
+        obs = env_state.obs
         teacher_action = ppo.act(teacher_state, obs[teacher_obs])
         student_action = dagger.student_mean_action(student_state, obs[STUDENT])
-        action = dagger.mixed_action(step_rng, beta, teacher_action, student_action)
-        next_env_state = rollout_lib.step_envs(env, state.env_state, action, next_start)
-        events = rollout_lib.sampler_events(env, state.sampler, state.env_state, next_env_state) if state.sampler is not None else None
-        state, totals = rollout_lib.advance_episodes(totals, state, next_env_state)
-        sample = {"obs": obs[STUDENT], "teacher_action": teacher_action}
-        gap = jnp.mean(jnp.square(student_action - teacher_action))
-        return (state, totals), (sample, gap, next_env_state.reward, jax.tree.map(jnp.mean, next_env_state.metrics), events)
+        return dagger.mixed_action(key, beta, teacher_action, student_action), (teacher_action, student_action)
 
-    zero = jnp.zeros((), jnp.float32)
-    totals = {"return": zero, "length": zero, "count": zero, "terminated": zero}
-    (rollout_state, totals), (batch, gaps, rewards, env_metrics, events) = jax.lax.scan(
-        step, (rollout_state, totals), (jax.random.split(rollout_rng, num_steps), starts)
-    )
-    rollout_state, sampler_metrics = rollout_lib.update_rollout_sampler(env, rollout_state, events)
-    student_state, update = dagger.dagger_update(student_state, batch, config)
+    def labelled_sample(env_state, action, actions, next_env_state):
+        teacher_action, student_action = actions
+        return {
+            "sample": {"obs": env_state.obs[STUDENT], "teacher_action": teacher_action},
+            "gap": jnp.mean(jnp.square(student_action - teacher_action)),
+        }
 
-    count = totals["count"]
-
-    def per_episode(total):
-        return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
-
-    metrics = {f"env/{name}": jnp.mean(values) for name, values in env_metrics.items()}
+    rollout_state, records, metrics = rollout_lib.training_unroll(
+        env, rollout_state, mixed_action, labelled_sample, rollout_rng, num_steps)
+    student_state, update = dagger.dagger_update(student_state, records["sample"], config)
     metrics.update({
         "dagger/loss": update["dagger_loss"],
         "dagger/grad_norm": update["grad_norm"],
         "dagger/beta": beta,
-        "dagger/action_gap": jnp.mean(gaps),  # student vs teacher on the visited states, before the update
-        "reward/mean": jnp.mean(rewards),
-        "episode/return": per_episode(totals["return"]),
-        "episode/length": per_episode(totals["length"]),
-        "episode/count": count,
-        "episode/termination_rate": per_episode(totals["terminated"]),
+        "dagger/action_gap": jnp.mean(records["gap"]),  # student vs teacher on the visited states, before the update
     })
-    metrics.update(sampler_metrics)
     return student_state, rollout_state, metrics
 
 
