@@ -203,7 +203,9 @@ def evaluate(onnx_path, motions_path, clips=None, video=None, video_size=(640, 4
                   f"{100 * episode['keypoint_error']['mean']:.1f} cm", file=sys.stderr, flush=True)
     if renderer is not None:
         frames = renderer.frames
-        _write_video(video, frames, fps=1.0 / sim.control_dt)
+        from mimicjax.video import write_video
+
+        write_video(video, np.asarray(frames), fps=1.0 / sim.control_dt)
     return {
         "engine": "mujoco (C)",
         "onnx": str(onnx_path),
@@ -260,15 +262,6 @@ class _Renderer:
         self.camera.lookat[:] = data.qpos[:3]
         self.renderer.update_scene(data, self.camera)
         self.frames.append(self.renderer.render().copy())
-
-
-def _write_video(path, frames, fps: float) -> None:
-    import imageio.v2 as imageio
-
-    from mimicjax.io_utils import atomic_path
-
-    with atomic_path(path) as tmp:
-        imageio.mimwrite(tmp, np.asarray(frames), fps=fps, macro_block_size=1)
 
 
 __all__ = ["Sim2Sim", "anchor_reference", "evaluate"]

@@ -171,7 +171,7 @@ def _sample(args: argparse.Namespace) -> int:
     import time
 
     from mimicjax.translate.pipeline import SampleConfig, translate_video
-    from mimicjax.translate.video import read_video, write_video
+    from mimicjax.video import read_video, write_video
     from mimicjax.translate.wan.convert import load_checkpoint
     from mimicjax.translate.wan.transformer import WanModel
     from mimicjax.translate.wan.vae import load_diffusers_vae
@@ -201,7 +201,7 @@ def _prepare(args: argparse.Namespace) -> int:
     import time
 
     from mimicjax.translate.h2rep import prepare as prepare_lib
-    from mimicjax.translate.video import write_video
+    from mimicjax.video import write_video
 
     start = time.perf_counter()
     if args.max_frames is not None and args.max_frames < 1:

@@ -25,7 +25,7 @@ def test_a_checkpoint_folder_that_is_not_one_is_named(tmp_path, capsys, case):
 
 def test_a_text_file_is_not_a_video_or_embeddings(tmp_path):
     from mimicjax.translate.pipeline import load_text_embeddings
-    from mimicjax.translate.video import read_video
+    from mimicjax.video import read_video
 
     text = tmp_path / "x.txt"
     text.write_text("hello")

@@ -56,7 +56,7 @@ def _sample_argv(root, out, *extra):
 
 
 def test_convert_then_sample(workspace, tiny_config, tmp_path):
-    from mimicjax.translate.video import read_video
+    from mimicjax.video import read_video
     from mimicjax.translate.wan.convert import load_checkpoint
 
     config, params, meta = load_checkpoint(workspace / "ckpt")
@@ -75,7 +75,7 @@ def test_sample_with_text_encoder(workspace, tiny_config, tmp_path):
 
     from mimicjax.translate import commands
     from mimicjax.translate.pipeline import DEFAULT_PROMPT
-    from mimicjax.translate.video import read_video
+    from mimicjax.video import read_video
     from tests.translate.conftest import tiny_tokenizer
 
     torch.manual_seed(0)

@@ -202,7 +202,7 @@ def test_real_robot_video_through_prepare_robot(tmp_path):
     position = np.stack([np.linspace(-0.2, 0.2, t), np.linspace(-0.3, 0.3, t), np.full(t, 0.1)], axis=1)
     np.savez(tmp_path / "poses.npz", position=position, quaternion=np.tile([1.0, 0, 0, 0], (t, 1)))
     prepared = prepare_robot(video, tmp_path / "poses.npz", tmp_path / "camera.json", masks=tmp_path / "masks.npz", dilate=3)
-    from mimicjax.translate.video import write_video
+    from mimicjax.video import write_video
 
     write_video(tmp_path / "h2rep.mp4", prepared.frames, fps=prepared.fps)
     written, fps = read_frames(tmp_path / "h2rep.mp4")

@@ -31,7 +31,7 @@ from mimicjax.io_utils import atomic_dir, atomic_path
 from mimicjax.translate.h2rep import scene as scene_lib
 from mimicjax.translate.h2rep.camera import Camera, write_camera
 from mimicjax.translate.h2rep.raycast import Raycaster
-from mimicjax.translate.video import write_video
+from mimicjax.video import write_video
 
 
 def make_dataset(

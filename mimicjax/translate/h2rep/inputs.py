@@ -41,7 +41,7 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> tuple[np.nda
     """(uint8 frames [T, H, W, 3], fps or None) of a video file or a folder of images (name order)."""
     import imageio.v2 as imageio
 
-    from mimicjax.translate.video import read_video
+    from mimicjax.video import read_video
 
     path = Path(path)
     if not path.exists():
@@ -103,7 +103,7 @@ def _mask_stack(path: Path, ids) -> np.ndarray:
             else:
                 raise ValueError(f"{path}: several arrays ({', '.join(data.files)}); name the masks 'masks'")
     else:
-        from mimicjax.translate.video import read_video
+        from mimicjax.video import read_video
 
         video, _ = read_video(path)
         return video.max(axis=-1) > 127 if ids is None else _select(video[..., 0], ids)

@@ -144,7 +144,7 @@ def prepare_dataset(dataset: str | Path, kind: str, *, out_name: str = "h2rep.mp
     """H2Rep of every `kind` ("robot" or "human") clip folder of a dataset (`translate make-data` layout):
     writes `<clip>/h2rep.mp4` beside `video.mp4`, the training pair (condition, target)."""
     from mimicjax.train.run_log import progress as progress_bar
-    from mimicjax.translate.video import write_video
+    from mimicjax.video import write_video
 
     dataset = Path(dataset)
     if not dataset.is_dir():

@@ -1,4 +1,4 @@
-"""Reading and writing videos (imageio + ffmpeg), without JAX: shared by translation and H2Rep."""
+"""Reading and writing videos (imageio + ffmpeg), without JAX: shared by translation, H2Rep and sim2sim."""
 
 from __future__ import annotations
 
