@@ -26,6 +26,29 @@ import numpy as np
 ACTION_SCALE_TORQUE_FRACTION = 0.25
 
 
+# The skeleton a humanoid's sites usually form (sites named after the SMPL joints they follow).
+# Limb bones take the human bone's direction; the bones inside a robot's rigid pelvis and chest instead
+# turn the robot's own offset with the human's pelvis / upper spine, because a person's hip and shoulder
+# joints sit where no robot joint can reach (the shoulders higher, for one).
+HUMANOID_BONES = (
+    ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("pelvis", "chest"),
+    ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
+    ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
+)  # fmt: skip
+HUMANOID_RIGID_BONES = {("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
+                        ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"}
+HUMANOID_LIMBS = {
+    "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
+    "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
+    "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
+    "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
+}  # fmt: skip
+# A root frame with x forward, y left, z up, written in SMPL body axes (x left, y up, z forward).
+FORWARD_LEFT_UP_IN_SMPL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+
+
 @dataclasses.dataclass(frozen=True)
 class SmplCorrespondence:
     """Which SMPL joint the robot follows with which body (retargeting; see `retarget/correspondence.py`).
@@ -33,15 +56,17 @@ class SmplCorrespondence:
     A site is a point fixed on a robot body paired with an SMPL joint; bones join consecutive sites
     (parents listed first) and take the human bone's direction with the robot's length. Rigid bones
     (inside the robot's pelvis or chest) instead turn the robot's own offset with the named SMPL joint.
+    The skeleton defaults to the usual humanoid one (`HUMANOID_BONES`, ...).
     """
 
     sites: tuple[tuple[str, str, tuple[float, float, float], str], ...]  # (site, body, offset, SMPL joint)
-    bones: tuple[tuple[str, str], ...]  # (parent site, child site)
-    rigid_bones: Mapping[tuple[str, str], str]  # bone -> SMPL joint turning it
-    limbs: Mapping[str, tuple[str, str]]  # limb name -> bone, for the quality report
     oriented: tuple[tuple[str, str, float], ...]  # (body, SMPL joint, weight) whose orientations are matched
-    robot_axes_in_smpl: np.ndarray  # (3, 3): column i is robot root axis i written in SMPL body axes
     tpose: Mapping[str, float]  # joint angles (rad) that match SMPL's rest pose; others are 0
+    bones: tuple[tuple[str, str], ...] = HUMANOID_BONES  # (parent site, child site)
+    rigid_bones: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=lambda: dict(HUMANOID_RIGID_BONES))
+    limbs: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=lambda: dict(HUMANOID_LIMBS))
+    # (3, 3): column i is robot root axis i written in SMPL body axes.
+    robot_axes_in_smpl: np.ndarray = dataclasses.field(default_factory=FORWARD_LEFT_UP_IN_SMPL.copy)
 
     def tpose_joint_pos(self, joint_names) -> np.ndarray:
         q = np.zeros(len(joint_names))

@@ -52,24 +52,6 @@ SMPL = SmplCorrespondence(
         ("right_wrist", "right_wrist_roll_link", (0.0, 0.0, 0.0), "right_wrist"),
         ("right_hand", "right_wrist_yaw_link", (0.0, 0.0, 0.0), "right_hand"),
     ),
-    # Limb bones take the human bone's direction; the bones inside the G1's rigid pelvis and chest
-    # instead turn the G1's own offset with the human's pelvis / upper spine, because a person's hip
-    # and shoulder joints sit where no G1 joint can reach (the shoulders higher, for one).
-    bones=(
-        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-        ("pelvis", "chest"),
-        ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
-        ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
-    ),  # fmt: skip
-    rigid_bones={("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
-                 ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"},
-    limbs={
-        "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
-        "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
-        "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
-        "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
-    },  # fmt: skip
     # The feet follow the ankles, the hands (lightly) the wrists.
     oriented=(
         ("pelvis", "pelvis", 1.0),
@@ -79,8 +61,6 @@ SMPL = SmplCorrespondence(
         ("left_wrist_yaw_link", "left_wrist", 0.1),
         ("right_wrist_yaw_link", "right_wrist", 0.1),
     ),
-    # The G1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
-    robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
     # Arms out sideways and straight (elbow 0 is a right angle on the G1), legs straight.
     tpose={"left_shoulder_roll_joint": np.pi / 2, "right_shoulder_roll_joint": -np.pi / 2,
            "left_elbow_joint": np.pi / 2, "right_elbow_joint": np.pi / 2},

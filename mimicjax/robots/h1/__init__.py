@@ -60,23 +60,6 @@ SMPL = SmplCorrespondence(
         ("right_wrist", "right_elbow_link", WRIST_OFFSET, "right_wrist"),
         ("right_hand", "right_hand_link", (0.0, 0.0, 0.0), "right_hand"),
     ),
-    # Limb bones take the human bone's direction; the bones inside the H1's rigid pelvis and chest
-    # instead turn the H1's own offset with the human's pelvis / upper spine.
-    bones=(
-        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
-        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-        ("pelvis", "chest"),
-        ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("left_wrist", "left_hand"),
-        ("chest", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"),
-    ),  # fmt: skip
-    rigid_bones={("pelvis", "left_hip"): "pelvis", ("pelvis", "right_hip"): "pelvis",
-                 ("chest", "left_shoulder"): "spine3", ("chest", "right_shoulder"): "spine3"},
-    limbs={
-        "left_thigh": ("left_hip", "left_knee"), "right_thigh": ("right_hip", "right_knee"),
-        "left_shin": ("left_knee", "left_ankle"), "right_shin": ("right_knee", "right_ankle"),
-        "left_upper_arm": ("left_shoulder", "left_elbow"), "right_upper_arm": ("right_shoulder", "right_elbow"),
-        "left_forearm": ("left_elbow", "left_wrist"), "right_forearm": ("right_elbow", "right_wrist"),
-    },  # fmt: skip
     # The feet follow the ankles. The hands are not oriented: without a wrist, the forearm cannot take
     # the human hand's orientation and its direction already follows the forearm bone.
     oriented=(
@@ -85,8 +68,6 @@ SMPL = SmplCorrespondence(
         ("left_ankle_link", "left_ankle", 0.5),
         ("right_ankle_link", "right_ankle", 0.5),
     ),
-    # The H1 pelvis frame (x forward, y left, z up) in SMPL body axes (x left, y up, z forward).
-    robot_axes_in_smpl=np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
     # Arms out sideways and straight (elbow 0 is a right angle on the H1), legs straight.
     tpose={"left_shoulder_roll_joint": np.pi / 2, "right_shoulder_roll_joint": -np.pi / 2,
            "left_elbow_joint": np.pi / 2, "right_elbow_joint": np.pi / 2},
