@@ -103,4 +103,4 @@ def test_sim2sim_names_what_is_wrong_with_a_policy_file(exported, tmp_path, caps
     # A library of the other G1 (29 joints for a 23-DoF student): named, not a broadcast error mid-episode.
     status = cli.main(["sim2sim", "--onnx", str(exported), "--motions", str(sample_library_path("g1_29dof")), "--clip", "0"])
     err = capsys.readouterr().err
-    assert status == 2 and "29-joint G1, but the policy" in err and "--robot g1_23dof" in err
+    assert status == 2 and "29-joint robot, but the policy" in err and "--robot g1_23dof" in err

@@ -248,7 +248,7 @@ def test_a_term_added_in_one_place_is_logged_raw_and_weighted_and_summed(trackin
     with_upright = R.config_class(registry)
     # The C engine compiles in seconds on a CPU; it cannot randomise, so the evaluation task.
     impl = "c" if jax.default_backend() == "cpu" else "auto"
-    config = TrackingConfig(sim=sim_lib.SimConfig(variant="29dof", impl=impl), rewards=with_upright()).evaluation()
+    config = TrackingConfig(robot="g1_29dof", sim=sim_lib.SimConfig(impl=impl), rewards=with_upright()).evaluation()
     config = config_lib.apply_overrides(config, ["rewards.upright=0.75", "rewards.upright_sigma=0.4"])  # as any term's
     assert (config.rewards.upright, config.rewards.upright_sigma) == (0.75, 0.4)
     env = TrackingEnv(config, tracking_library)

@@ -145,7 +145,7 @@ def test_termination_on_fall_and_auto_reset(tracking_env, start):
 def test_termination_on_keypoint_drift(tracking_env, start):
     env, _, step = tracking_env
     qpos = np.array(start.data.qpos)
-    shoulder = 7 + env.spec.joint_names.index("left_shoulder_pitch_joint")
+    shoulder = 7 + env.robot.joint_names.index("left_shoulder_pitch_joint")
     qpos[1, shoulder] = -2.6  # left arm swung up and forward: the wrist is far from its goal
     state = step(_with(start, qpos=jnp.asarray(qpos)), _reference_actions(env, start))
     assert float(state.metrics["termination/keypoint_drift"][1]) == 1.0
