@@ -12,9 +12,9 @@ import json
 import sys
 
 BENCHMARKS = {
-    "sim": ("mimicjax.bench.sim", "MJX G1 physics steps/s against MuJoCo's C engine"),
+    "sim": ("mimicjax.bench.sim", "MJX robot physics steps/s against MuJoCo's C engine"),
     "train": ("mimicjax.bench.train", "tracking-env steps/s against raw MJX physics, PPO update and iteration time"),
-    "retarget": ("mimicjax.retarget.bench", "batched human-to-G1 retargeting frames/s (compile time apart)"),
+    "retarget": ("mimicjax.retarget.bench", "batched human-to-robot retargeting frames/s (compile time apart)"),
     "translate": ("mimicjax.translate.bench", "Wan transformer forward tokens/s, Flax against diffusers (+ VAE frames/s)"),
     "h2rep": ("mimicjax.translate.h2rep.bench", "H2Rep removal and cue drawing frames/s at 480p, and quality on rendered clips"),
     "robustness": ("mimicjax.eval.robustness", "policies on motion perturbed like generated-video motion, levels 0-5"),

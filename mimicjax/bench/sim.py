@@ -1,4 +1,4 @@
-"""`mimicjax bench sim`: G1 physics throughput in MJX against MuJoCo's C engine, in the same run.
+"""`mimicjax bench sim`: Robot physics throughput in MJX against MuJoCo's C engine, in the same run.
 
 Both sides simulate the same model from the same stand pose under the same PD targets. A "step" is one
 physics step of one robot (200 Hz by default); env steps at the control rate are steps / substeps.

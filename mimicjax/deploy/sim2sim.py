@@ -49,7 +49,7 @@ def _up(quat):
 
 
 class Sim2Sim:
-    """One exported policy on one G1 model in the C engine."""
+    """One exported policy on its robot's model in the C engine."""
 
     def __init__(self, onnx_path: str | Path):
         import mujoco

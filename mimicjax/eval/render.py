@@ -1,4 +1,4 @@
-"""Videos of evaluation episodes: the simulated G1 at every control step, the reference motion as a
+"""Videos of evaluation episodes: the simulated robot at every control step, the reference motion as a
 translucent "ghost" robot, and the goal keypoints as spheres.
 
 Rendering uses MuJoCo's offscreen renderer (as `mimicjax.motion.render.render_frames` does); call
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-GHOST_RGBA = (0.2, 0.85, 0.35, 0.35)  # translucent green (the G1 itself is grey, blue and orange)
+GHOST_RGBA = (0.2, 0.85, 0.35, 0.35)  # translucent green (the robot itself is grey, blue and orange)
 
 MAX_EXTRA_DISTANCE = 5.0  # m the camera backs away at most as robot and ghost separate
 

@@ -4,7 +4,7 @@
         --motions data/motions/{walk,wave,squat,side_step,turn,bow}.npz --levels 0,1,2,3,4,5 --out runs/robustness
 
 For each level: every SMPL input is perturbed with all the artefacts of `mimicjax.motion.noise` at that
-level (seeded), retargeted onto the G1 in one batch (`OUT/level_<L>.npz`), and every policy is evaluated
+level (seeded), retargeted onto the policies' robot in one batch (`OUT/level_<L>.npz`), and every policy is evaluated
 on the result as `mimicjax eval` does (randomisation off, every clip and its mirror from its start and
 from `--random-starts` random times; `OUT/<policy>_level_<L>.json`). Success is GenMimic's / PHC's: the
 episode reaches the end of its clip without falling and without any keypoint more than the termination

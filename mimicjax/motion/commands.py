@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     info.set_defaults(func=info_command)
 
     render = sub.add_parser("render", help="render one clip to mp4 (MuJoCo offscreen)",
-                            description="Render a clip of a motion library: the G1 per frame, goal keypoints as red spheres, "
+                            description="Render a clip of a motion library: the robot per frame, goal keypoints as red spheres, "
                                         "camera following the pelvis.")
     render.add_argument("library", metavar="LIB.npz")
     render.add_argument("--clip", type=int, default=0, help="clip index (see `mimicjax motions info`)")

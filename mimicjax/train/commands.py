@@ -9,7 +9,7 @@ def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train",
         help="train a tracking policy (teacher) with PPO",
-        description="Train a G1 tracking policy with PPO. Re-running with --resume continues the run in "
+        description="Train a robot tracking policy with PPO (the robot: env.robot in the config). Re-running with --resume continues the run in "
         "RUN_DIR from its latest checkpoint up to train.iterations.",
     )
     _add_run_arguments(train)

@@ -27,7 +27,6 @@ PANELS = (
     ("training episodes terminated", ("episode/termination_rate",)),
     ("keypoint error (m)", ("env/error/keypoint",)),
 )
-REWARD_TERMS = ("keypoint", "root_pos", "root_ori", "joint_pos", "body_lin_vel", "body_ang_vel")
 
 
 def run_curves(run_dir: str | Path) -> dict:
@@ -125,6 +124,13 @@ def plot_runs(run_dirs, out: str | Path, smooth: int = 20, labels=None) -> Path:
     return out
 
 
+def tracking_reward_curves(curves: dict) -> list[str]:
+    """The logged weighted reward terms that reward tracking (positive on average; costs are negative),
+    whatever terms the run's reward registry had."""
+    names = [n for n in curves if n.startswith("env/reward/") and n != "env/reward/total"]
+    return sorted(n for n in names if len(curves[n]) and float(np.nanmean(curves[n])) > 0)
+
+
 def _draw(ax, curves: dict, x_key: str, names, label: str, smooth: int, several_runs: bool) -> None:
     x = curves[x_key]
     if names == ("eval",):
@@ -134,10 +140,9 @@ def _draw(ax, curves: dict, x_key: str, names, label: str, smooth: int, several_
             ax.set_ylim(-0.02, 1.02)
         return
     if names == ("env/reward/*",):
-        for term in REWARD_TERMS:
-            name = f"env/reward/{term}"
-            if name in curves:
-                ax.plot(x, smoothed(curves[name], smooth), label=f"{label}: {term}" if several_runs else term, linewidth=1)
+        for name in tracking_reward_curves(curves):
+            term = name.removeprefix("env/reward/")
+            ax.plot(x, smoothed(curves[name], smooth), label=f"{label}: {term}" if several_runs else term, linewidth=1)
         return
     for name in names:
         if name in curves:
@@ -145,4 +150,4 @@ def _draw(ax, curves: dict, x_key: str, names, label: str, smooth: int, several_
             return
 
 
-__all__ = ["PANELS", "plot_runs", "run_curves", "smoothed"]
+__all__ = ["PANELS", "plot_runs", "run_curves", "smoothed", "tracking_reward_curves"]
