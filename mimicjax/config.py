@@ -41,6 +41,13 @@ def check_counts(config, section: str, names: tuple[str, ...]) -> None:
             raise ConfigError(f"{section}.{name} must be a whole number >= 1, got {value!r}")
 
 
+def refuse_non_finite(config) -> None:
+    """A ConfigError for the first non-finite number in a config: it would be saved as text and poison the
+    run's config, and no field has a use for one (e.g. `--set ppo.learning_rate=1e999`)."""
+    for path, value in non_finite_fields(config):
+        raise ConfigError(f"{path}={value!r} is not a finite number; give a finite value")
+
+
 def non_finite_fields(node, prefix: str = ""):
     """(dotted path, value) of every non-finite float in a (nested) config dataclass, tuples included."""
     def walk(value, path):
@@ -110,10 +117,7 @@ class ExperimentConfig:
     distill: DistillConfig = DistillConfig()
 
     def __post_init__(self):
-        # A non-finite number (e.g. `--set ppo.learning_rate=1e999`) would be saved as text and poison the
-        # run's config; no field of an experiment has a use for one.
-        for path, value in non_finite_fields(self):
-            raise ConfigError(f"{path}={value!r} is not a finite number; give a finite value")
+        refuse_non_finite(self)
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
@@ -367,24 +371,28 @@ def config_changes(saved, requested) -> list[tuple[str, Any, Any]]:
     return [(path, old[path], new[path]) for path in old if old[path] != new[path]]
 
 
-def may_change_on_resume(path: str) -> bool:
-    if any(path == keep or path.startswith(keep + ".") for keep in RESUME_MUST_KEEP):
+def may_change_on_resume(path: str, may_change=RESUME_MAY_CHANGE, must_keep=RESUME_MUST_KEEP) -> bool:
+    if any(path == keep or path.startswith(keep + ".") for keep in must_keep):
         return False
-    return any(path == allowed or (allowed.endswith(".") and path.startswith(allowed)) for allowed in RESUME_MAY_CHANGE)
+    return any(path == allowed or (allowed.endswith(".") and path.startswith(allowed)) for allowed in may_change)
 
 
-def resume_config(saved, requested, run_dir) -> tuple[Any, list[tuple[str, Any, Any]]]:
+def resume_config(
+    saved, requested, run_dir, may_change=RESUME_MAY_CHANGE, must_keep=RESUME_MUST_KEEP
+) -> tuple[Any, list[tuple[str, Any, Any]]]:
     """The config a resumed run continues with, and the changes it applies: `requested` when every field
-    where it differs from `saved` may change on resume, else a ConfigError naming each field that may not."""
+    where it differs from `saved` may change on resume (`may_change`: dotted paths, a trailing dot for a
+    whole section; `must_keep` overrides it), else a ConfigError naming each field that may not."""
     changes = config_changes(saved, requested)
-    refused = [(path, old, new) for path, old, new in changes if not may_change_on_resume(path)]
+    refused = [(path, old, new) for path, old, new in changes if not may_change_on_resume(path, may_change, must_keep)]
     if refused:
         lines = "\n".join(f"  {path}: the run has {old!r}, the request {new!r}" for path, old, new in refused)
+        allowed = ", ".join(p.rstrip(".") + (".*" if p.endswith(".") else "") for p in may_change)
+        except_ = f" (but not {', '.join(must_keep)})" if must_keep else ""
         raise ConfigError(
             f"--resume cannot change what the run in {run_dir} was built with:\n{lines}\n"
             f"Keep these as the run has them (see {run_dir}/config.json), or start a new --run-dir. A resumed run "
-            f"may change: {', '.join(p.rstrip('.') + ('.*' if p.endswith('.') else '') for p in RESUME_MAY_CHANGE)} "
-            f"(but not {', '.join(RESUME_MUST_KEEP)})."
+            f"may change: {allowed}{except_}."
         )
     return requested, changes
 

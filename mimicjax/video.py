@@ -56,3 +56,31 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     if not frames:
         raise ValueError(f"{path}: no frames could be read")
     return np.stack(frames), fps
+
+
+def fit_video(frames: np.ndarray, fps: float, *, width: int, height: int, num_frames: int, target_fps: float) -> np.ndarray:
+    """uint8 [T, H, W, 3] at `fps` -> [num_frames, height, width, 3] at `target_fps`.
+
+    Time: output frame i shows the source frame nearest to i / target_fps (from the first frame). Space:
+    each frame is scaled to cover width x height (area filter when shrinking) and centre-cropped, so the
+    aspect ratio is kept. Raises ValueError when the video is shorter than num_frames / target_fps.
+    """
+    import cv2
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected video frames [T, H, W, 3], got shape {frames.shape}")
+    if not (fps > 0 and target_fps > 0) or min(width, height, num_frames) < 1:
+        raise ValueError(f"fps ({fps}, {target_fps}), size ({width}x{height}) and frame count ({num_frames}) must be positive")
+    source = np.floor(np.arange(num_frames) * (fps / target_fps) + 0.5).astype(int)
+    if source[-1] >= len(frames):
+        raise ValueError(f"{num_frames} frames at {target_fps:g} fps need {source[-1] + 1} frames at {fps:g} fps; "
+                         f"the video has {len(frames)}")
+    h, w = frames.shape[1:3]
+    scale = max(width / w, height / h)
+    scaled_w, scaled_h = max(width, round(w * scale)), max(height, round(h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    top, left = (scaled_h - height) // 2, (scaled_w - width) // 2
+    out = [cv2.resize(frames[i], (scaled_w, scaled_h), interpolation=interpolation)[top:top + height, left:left + width]
+           for i in source]
+    return np.stack(out).astype(np.uint8)

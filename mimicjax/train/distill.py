@@ -32,8 +32,8 @@ from mimicjax import config as config_lib
 from mimicjax.config import ConfigError, DistillConfig, ExperimentConfig
 
 from mimicjax.train.runs import (
-    POLICY_KEY, STUDENT, TEACHER, TEACHER_DIR_KEY, TEACHER_STEP_KEY, checkpoints_dir, has_checkpoints,
-    is_policy_only, read_run_config, restore_policy_only, run_policy,
+    POLICY_KEY, STUDENT, TEACHER, TEACHER_DIR_KEY, TEACHER_STEP_KEY, check_run_request, checkpoints_dir,
+    has_checkpoints, is_policy_only, read_run_config, restore_policy_only, run_policy,
 )
 
 
@@ -363,11 +363,7 @@ def distill(
     from mimicjax.train.loop import load_motions
 
     run_dir = Path(run_dir)
-    existing = has_checkpoints(run_dir)
-    if existing and not resume:
-        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
-    if resume and not existing:
-        raise ConfigError(f"nothing to resume: {checkpoints_dir(run_dir)} has no checkpoint")
+    check_run_request(run_dir, resume)
     if resume:
         if run_policy(run_dir) != STUDENT:
             raise ConfigError(f"{run_dir} is not a distillation run; resume it with `mimicjax train --resume`")

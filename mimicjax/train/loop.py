@@ -140,13 +140,9 @@ def train(
 
     run_dir = Path(run_dir)
     checkpoints_dir = run_dir / "checkpoints"
-    from mimicjax.train.runs import has_checkpoints as run_has_checkpoints
+    from mimicjax.train.runs import check_run_request
 
-    has_checkpoints = run_has_checkpoints(run_dir)
-    if has_checkpoints and not resume:
-        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
-    if resume and not has_checkpoints:
-        raise ConfigError(f"nothing to resume: {checkpoints_dir} has no checkpoint")
+    check_run_request(run_dir, resume)
     changes = []
     if resume:
         saved = config_lib.saved_experiment(read_config(checkpoints_dir))

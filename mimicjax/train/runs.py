@@ -30,6 +30,15 @@ def has_checkpoints(run_dir: str | Path) -> bool:
     return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
 
 
+def check_run_request(run_dir: str | Path, resume: bool) -> None:
+    """A new run needs an empty `run_dir`, `--resume` one with a checkpoint; a ConfigError says which is wrong."""
+    existing = has_checkpoints(run_dir)
+    if existing and not resume:
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --run-dir")
+    if resume and not existing:
+        raise ConfigError(f"nothing to resume: {checkpoints_dir(run_dir)} has no checkpoint")
+
+
 def read_run_config(run_dir: str | Path, step: int | None = None) -> ExperimentConfig:
     """The resolved ExperimentConfig saved in the checkpoints of `run_dir`."""
     from mimicjax.train.checkpoint import read_config

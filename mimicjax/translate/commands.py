@@ -45,12 +45,13 @@ def register(subparsers) -> None:
     sample.add_argument("--text-embeddings", metavar="NPY", default=None,
                         help="prompt embeddings [S, text_dim] (.npy/.npz); default: encode --prompt with --text-encoder")
     sample.add_argument("--negative-embeddings", metavar="NPY", default=None,
-                        help="negative-prompt embeddings for guidance (default: --negative-prompt through "
-                        "--text-encoder, else all-zero embeddings)")
+                        help="negative-prompt embeddings for guidance: the empty-prompt embedding the model was "
+                        "fine-tuned to (default: --negative-prompt through --text-encoder)")
     sample.add_argument("--text-encoder", metavar="DIR", default=None, help="umT5 encoder folder (with its tokenizer)")
     sample.add_argument("--prompt", default=None, help="prompt (default: H2R-Grounder's fixed robot prompt)")
     sample.add_argument("--negative-prompt", default="", help="negative prompt, with --text-encoder (default: empty)")
-    sample.add_argument("--lora", metavar="FILE", default=None, help="LoRA adapter safetensors")
+    sample.add_argument("--lora", metavar="FILE", default=None,
+                        help="LoRA adapter safetensors (with its condition embedding when `translate finetune` saved one)")
     sample.add_argument("--steps", type=int, default=30)
     sample.add_argument("--shift", type=float, default=5.0)
     sample.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale (1: off)")
@@ -59,6 +60,34 @@ def register(subparsers) -> None:
     sample.add_argument("--max-frames", type=int, default=81, help="read at most this many frames")
     sample.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="transformer compute dtype")
     sample.set_defaults(func=_sample)
+
+    finetune = sub.add_parser(
+        "finetune",
+        help="LoRA fine-tuning of the in-context translator on (H2Rep, robot video) pairs",
+        description="Flow-matching fine-tuning of the Wan transformer with the H2Rep video as in-context "
+        "condition (its tokens at timestep 0 on the target's position grid): LoRA on self-attention, text "
+        "dropout for guidance, AdamW with warm-up, gradient accumulation. Latents are cached in DATASET once; "
+        "checkpoints, TensorBoard logs, the held-out flow loss and the adapter (lora.safetensors) go to "
+        "RUN_DIR. Re-running with --resume continues from the latest checkpoint.",
+    )
+    finetune.add_argument("--config", required=True, metavar="EXPERIMENT.py", help="experiment file defining CONFIG")
+    finetune.add_argument("--data", default=None, metavar="DATASET",
+                          help="clip folders with h2rep.mp4 and video.mp4 (`translate make-data` + `translate prepare "
+                          "robot --dataset`); a resumed run defaults to its own")
+    finetune.add_argument("--run-dir", required=True, metavar="DIR", help="where checkpoints, logs and the adapter go")
+    finetune.add_argument("--ckpt", default=None, metavar="CKPT",
+                          help="base transformer from `translate convert` (default: the config's random-weight preset)")
+    finetune.add_argument("--vae", default=None, metavar="PATH",
+                          help="Wan VAE (diffusers folder or original file; default: the config's random-weight preset)")
+    finetune.add_argument("--text-embeddings", default=None, metavar="NPY", help="the prompt's umT5 embeddings [S, text_dim]")
+    finetune.add_argument("--negative-embeddings", default=None, metavar="NPY",
+                          help="the empty prompt's umT5 embeddings (what text dropout trains with)")
+    finetune.add_argument("--text-encoder", default=None, metavar="DIR",
+                          help="umT5 encoder folder with its tokenizer: encodes the prompt and the empty prompt once")
+    finetune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config field, e.g. --set optim.learning_rate=3e-4 (repeatable)")
+    finetune.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
+    finetune.set_defaults(func=_finetune)
 
     make_data = sub.add_parser(
         "make-data",
@@ -138,6 +167,12 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from mimicjax.translate.finetune import finetune_command
+
+    return finetune_command(args)
+
+
 def _text_embeddings(args, text_dim: int):
     import numpy as np
 
@@ -160,9 +195,12 @@ def _text_embeddings(args, text_dim: int):
         negative = load_text_embeddings(args.negative_embeddings)
     elif encoder is not None:
         negative = np.asarray(encoder.embed_prompt(args.negative_prompt), np.float32)
+    elif args.guidance != 1.0:
+        # The unconditional branch must be what the model saw without its prompt, never made-up zeros.
+        raise ValueError("guidance needs the empty-prompt embedding: give --negative-embeddings NPY (`translate "
+                         "finetune` writes RUN_DIR/empty_prompt_embedding.npy), or --text-encoder DIR, or --guidance 1")
     else:
-        # Without an encoder there is no real "empty prompt" embedding; zeros are the neutral stand-in.
-        negative = np.zeros_like(text)
+        negative = None
     return text, negative
 
 
@@ -170,7 +208,7 @@ def _sample(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from mimicjax.translate.pipeline import SampleConfig, translate_video
+    from mimicjax.translate.pipeline import SampleConfig, translate_video, with_adapter
     from mimicjax.video import read_video, write_video
     from mimicjax.translate.wan.convert import load_checkpoint
     from mimicjax.translate.wan.transformer import WanModel
@@ -178,13 +216,9 @@ def _sample(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     config, params, _ = load_checkpoint(args.ckpt, dtype=args.dtype)
-    lora, lora_scale = None, 1.0
+    model = WanModel(config, params)
     if args.lora:
-        from mimicjax.translate.lora import load_lora
-
-        lora, lora_config = load_lora(args.lora)
-        lora_scale = lora_config.scale
-    model = WanModel(config, params, lora=lora, lora_scale=lora_scale)
+        model = with_adapter(model, args.lora)
     vae = load_diffusers_vae(args.vae)
     text, negative = _text_embeddings(args, config.text_dim)
     frames, fps = read_video(args.condition, max_frames=args.max_frames)

@@ -12,6 +12,11 @@ Files use the diffusers/PEFT naming (`transformer.blocks.0.attn1.to_q.lora_A.wei
 `...lora_B.weight` [out, rank]) with rank, alpha and target modules in the `lora_adapter_metadata`
 safetensors metadata entry, as diffusers' `save_lora_weights` writes them: diffusers'
 `WanTransformer3DModel.load_lora_adapter` loads them, and adapters saved by diffusers or PEFT load here.
+A fine-tuned condition patch embedding (`separate_condition_embedding`) travels in the same file as
+`transformer.condition_embedding.weight` [out, in] (the patch embedding as a linear layer over the
+flattened patch: channels, then time, height, width) and `.bias`, and the transformer options the
+adapter was trained with (e.g. `mask_condition_to_target`) in a `mimicjax_model_options` metadata
+entry; `load_adapter_extras` reads both.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import numpy as np
 SELF_ATTENTION = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out")
 _ALIASES = {"to_out.0": "to_out", "ffn.net.0.proj": "ffn.proj_in", "ffn.net.2": "ffn.proj_out"}
 METADATA_KEY = "lora_adapter_metadata"
+CONDITION_EMBEDDING = "condition_embedding"
+MODEL_OPTIONS_KEY = "mimicjax_model_options"
 
 
 def _canonical(target: str) -> str:
@@ -168,13 +175,17 @@ def _target_modules(config: LoRAConfig) -> list[str]:
     return [f"blocks.{b}.{name}" for b in sorted(config.blocks) for name in names]
 
 
-def save_lora(path: str | Path, lora, config: LoRAConfig, prefix: str = "transformer") -> Path:
+def save_lora(
+    path: str | Path, lora, config: LoRAConfig, prefix: str = "transformer", condition_embedding=None,
+    model_options: dict | None = None,
+) -> Path:
     """Write the adapter as a diffusers-style LoRA safetensors file (atomically).
 
     The layout is what diffusers' `save_lora_weights` writes: keys prefixed by `prefix`, and a
     `lora_adapter_metadata` entry holding the PEFT `LoraConfig` fields under the same prefix, so
     `WanTransformer3DModel.load_lora_adapter(..., prefix="transformer")` and the Wan pipelines'
-    `load_lora_weights` rebuild the same adapter.
+    `load_lora_weights` rebuild the same adapter. `condition_embedding` ({"kernel", "bias"}) and
+    `model_options` (`WanConfig` fields the adapter needs), when given, are stored beside it.
     """
     from safetensors.numpy import save
 
@@ -182,10 +193,15 @@ def save_lora(path: str | Path, lora, config: LoRAConfig, prefix: str = "transfo
 
     fields = {"r": config.rank, "lora_alpha": config.alpha, "target_modules": _target_modules(config)}
     metadata = {f"{prefix}.{k}": v for k, v in fields.items()} if prefix else fields
-    blob = save(
-        lora_state_dict(lora, prefix),
-        metadata={"format": "pt", METADATA_KEY: json.dumps(metadata, sort_keys=True)},
-    )
+    tensors = lora_state_dict(lora, prefix)
+    if condition_embedding is not None:
+        lead = f"{prefix}." if prefix else ""
+        tensors[f"{lead}{CONDITION_EMBEDDING}.weight"] = np.asarray(condition_embedding["kernel"], np.float32).T.copy()
+        tensors[f"{lead}{CONDITION_EMBEDDING}.bias"] = np.asarray(condition_embedding["bias"], np.float32)
+    header = {"format": "pt", METADATA_KEY: json.dumps(metadata, sort_keys=True)}
+    if model_options:
+        header[MODEL_OPTIONS_KEY] = json.dumps(model_options, sort_keys=True)
+    blob = save(tensors, metadata=header)
     atomic_write_bytes(path, blob)
     return Path(path)
 
@@ -222,6 +238,8 @@ def load_lora(path: str | Path, prefix: str = "transformer") -> tuple[dict, LoRA
         if any(k.startswith(f"{prefix}.") for k in keys):  # a pipeline file: only this component's keys
             keys = [k for k in keys if k.startswith(f"{prefix}.")]
         for key in keys:
+            if _is_condition_embedding(key, prefix):  # read by `load_condition_embedding`
+                continue
             match = re.fullmatch(rf"(?:{re.escape(prefix)}\.)?(.+)\.(lora_A|lora_B)(?:\.[\w-]+)?\.weight", key)
             if match is None:
                 raise ValueError(
@@ -264,6 +282,25 @@ def load_lora(path: str | Path, prefix: str = "transformer") -> tuple[dict, LoRA
         _set(lora, p + ("lora_B",), jnp.asarray(lora_b))
     targets = tuple(sorted({".".join(p[1:]) for p in paths}))
     return lora, LoRAConfig(rank=rank, alpha=scale * rank, targets=targets)
+
+
+def _is_condition_embedding(key: str, prefix: str) -> bool:
+    return re.fullmatch(rf"(?:{re.escape(prefix)}\.)?{CONDITION_EMBEDDING}\.(weight|bias)", key) is not None
+
+
+def load_adapter_extras(path: str | Path, prefix: str = "transformer") -> tuple[dict | None, dict]:
+    """(condition patch embedding {"kernel" [in, out], "bias"} or None, transformer options) saved with
+    an adapter by `save_lora`; (None, {}) for a plain LoRA file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        found = {key.rsplit(".", 1)[1]: f.get_tensor(key) for key in f.keys() if _is_condition_embedding(key, prefix)}
+        options = json.loads((f.metadata() or {}).get(MODEL_OPTIONS_KEY, "{}"))
+    if not found:
+        return None, options
+    if set(found) != {"weight", "bias"}:
+        raise ValueError(f"{path}: {CONDITION_EMBEDDING} needs both .weight and .bias, found only {sorted(found)}")
+    return {"kernel": jnp.asarray(found["weight"].T), "bias": jnp.asarray(found["bias"])}, options
 
 
 def path_to_module(flax_module: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ classifier-free guidance on the text)--> target latents --VAE decode--> robot vi
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mimicjax.translate import flow
+from mimicjax.translate.wan.configs import WanConfig
+from mimicjax.translate.wan.transformer import WanModel, WanTransformer
 
 DEFAULT_PROMPT = "A robotic arm is interacting with objects."
 
@@ -52,6 +55,32 @@ def model_output_to_video(video: jnp.ndarray) -> np.ndarray:
     return np.round((video.transpose(1, 2, 3, 0) + 1.0) * 127.5).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=16)
+def compiled_sampler(
+    model_config: WanConfig, lora_scale: float, config: SampleConfig, guided: bool, compiler_options: tuple = ()
+):
+    """The jitted sampler `(params, lora, condition_latents, text, negative, key) -> target latents`.
+
+    Everything large is an argument (parameters, adapter, condition latents, text embeddings), never a
+    constant of the program, so one compiled sampler serves any weights of this architecture and a 5B
+    model is not copied into the executable. `lora` may be None; `negative` is ignored unless `guided`.
+    """
+    module = WanTransformer(model_config, lora_scale=lora_scale)
+
+    def run(params, lora, condition_latents, text, negative, key):
+        variables = {"params": params} if lora is None else {"params": params, "lora": lora}
+
+        def model_fn(x, t, context):
+            condition = jnp.broadcast_to(condition_latents, (x.shape[0],) + condition_latents.shape[1:])
+            return module.apply(variables, x, t, context, condition)
+
+        denoise = flow.guided_denoiser(model_fn, text, negative if guided else None, config.guidance_scale)
+        noise = jax.random.normal(key, condition_latents.shape, jnp.float32)
+        return flow.sample(denoise, noise, steps=config.steps, shift=config.shift, solver=config.solver)
+
+    return jax.jit(run, compiler_options=dict(compiler_options) or None)
+
+
 def translate_latents(
     model,
     condition_latents: jnp.ndarray,
@@ -60,21 +89,38 @@ def translate_latents(
     config: SampleConfig = SampleConfig(),
     lora=None,
 ) -> jnp.ndarray:
-    """Sample target latents (normalised, like `condition_latents`) for one condition clip."""
-    params = model.params
+    """Sample target latents (normalised, like `condition_latents`) for one condition clip.
 
-    def model_fn(x, t, context):
-        cond = jnp.broadcast_to(condition_latents, (x.shape[0],) + condition_latents.shape[1:])
-        return model.apply(params, x, t, context, condition=cond, lora=lora if lora is not None else model.lora)
+    With guidance (`config.guidance_scale != 1`) `negative_embeddings` is the unconditional branch and
+    must be what the model saw without its prompt: the empty-prompt embedding text dropout trained with.
+    """
+    guided = config.guidance_scale != 1.0
+    if guided and negative_embeddings is None:
+        raise ValueError(
+            f"classifier-free guidance (guidance scale {config.guidance_scale:g}) needs the empty-prompt embedding "
+            "as negative_embeddings (what fine-tuning drops the prompt to); give it, or set the guidance scale to 1"
+        )
+    lora = lora if lora is not None else model.lora
+    options = tuple(sorted((getattr(model, "compiler_options", None) or {}).items()))
+    sampler = compiled_sampler(model.config, model.lora_scale, config, guided, options)
+    negative = negative_embeddings if guided else text_embeddings
+    return sampler(model.params, lora, condition_latents, text_embeddings, negative, jax.random.PRNGKey(config.seed))
 
-    denoise = flow.guided_denoiser(model_fn, text_embeddings, negative_embeddings, config.guidance_scale)
 
-    def run(key):
-        noise = jax.random.normal(key, condition_latents.shape, jnp.float32)
-        return flow.sample(denoise, noise, steps=config.steps, shift=config.shift, solver=config.solver)
+def with_adapter(model: WanModel, path: str | Path) -> WanModel:
+    """`model` with the adapter file at `path`: its LoRA and, when the file carries them (`translate
+    finetune` saves them), the fine-tuned condition patch embedding and the transformer options it was
+    trained with."""
+    from mimicjax.translate.lora import load_adapter_extras, load_lora
+    from mimicjax.translate.wan.transformer import with_condition_embedding, without_condition_embedding
 
-    options = getattr(model, "compiler_options", None) or None
-    return jax.jit(run, compiler_options=options)(jax.random.PRNGKey(config.seed))
+    lora, lora_config = load_lora(path)
+    embedding, options = load_adapter_extras(path)
+    config = model.config.replace(**options, separate_condition_embedding=embedding is not None)
+    params = without_condition_embedding(model.params)
+    if embedding is not None:
+        params = with_condition_embedding(params, embedding)
+    return WanModel(config, params, lora, lora_config.scale, model.compiler_options)
 
 
 def translate_video(

@@ -37,7 +37,10 @@ TINY = {
     (("export",), None): [],
     (("sim2sim",), None): ["--clip", "1"],
     (("sweep",), None): ["--out", "runs/sweep", "--set", "train.iterations=1"],
-    (("translate", "make-data"), None): ["--videos", "1", "--size", "64x48", "--frames", "4", "--supersample", "1"],
+    (("translate", "make-data"), None): ["--videos", "2", "--size", "64x48", "--frames", "4", "--supersample", "1"],
+    (("translate", "finetune"), None): ["--set", "data.width=32", "--set", "data.height=32", "--set", "data.frames=1",
+                                        "--set", "train.steps=2", "--set", "train.eval_every=1",
+                                        "--set", "train.checkpoint_every=1"],
     (("translate", "prepare"), None): [],
     (("bench", "h2rep"), None): ["--width", "64", "--height", "48", "--frames", "4", "--repeats", "1"],
     (("translate", "convert"), None): [],
@@ -62,7 +65,8 @@ def tiny_arguments(argv: list[str]) -> list[str]:
 
 
 def is_h2rep(argv: list[str]) -> bool:
-    return argv[:2] in (["translate", "make-data"], ["translate", "prepare"], ["bench", "h2rep"])
+    """The H2Rep commands and the fine-tuning that trains on their dataset."""
+    return argv[:2] in (["translate", "make-data"], ["translate", "prepare"], ["bench", "h2rep"], ["translate", "finetune"])
 
 
 def is_translate(argv: list[str]) -> bool:
@@ -134,7 +138,8 @@ def test_the_readme_translate_commands_run(checkout, record_property):
     ).save_pretrained(checkout / "vae")
     frames = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3)).astype(np.uint8)
     imageio.mimsave(checkout / "h2rep.mp4", list(frames), fps=10)
-    np.save(checkout / "emb.npy", np.random.default_rng(1).standard_normal((3, TINY_WAN.text_dim)).astype(np.float32))
+    for name in ("emb", "empty"):
+        np.save(checkout / f"{name}.npy", np.random.default_rng(1).standard_normal((3, TINY_WAN.text_dim)).astype(np.float32))
     commands = [argv for argv in COMMANDS if is_translate(argv)]
     assert [argv[1] for argv in commands] == ["convert", "sample"]
     seconds = run_in_order(commands, {("--diffusers", "DIR"): "transformer", ("--vae", "DIR"): "vae",
@@ -158,6 +163,6 @@ def test_the_readme_h2rep_commands_run(checkout, record_property):
     })
     record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
     for output in ("h2rep.mp4", "h2rep_human.mp4", "out.json", f"h2rep_data/{robot.name}/h2rep.mp4",
-                   f"h2rep_data/{human.name}/h2rep.mp4"):
+                   f"h2rep_data/{human.name}/h2rep.mp4", "runs/h2r_tiny/lora.safetensors"):
         assert (checkout / output).exists(), f"no {output} after the README's H2Rep commands"
-    assert json.loads((checkout / "out.json").read_text())["quality"]["clips"] == 2
+    assert json.loads((checkout / "out.json").read_text())["quality"]["clips"] == 4  # two robot, two human

@@ -61,9 +61,14 @@ def test_convert_then_sample(workspace, tiny_config, tmp_path):
 
     config, params, meta = load_checkpoint(workspace / "ckpt")
     assert config.num_layers == tiny_config.num_layers and meta["source"].endswith("transformer")
-    np.save(tmp_path / "text.npy", np.random.default_rng(1).standard_normal((3, tiny_config.text_dim)).astype(np.float32))
+    rng = np.random.default_rng(1)
+    for name in ("text", "empty"):
+        np.save(tmp_path / f"{name}.npy", rng.standard_normal((3, tiny_config.text_dim)).astype(np.float32))
     out = tmp_path / "robot.mp4"
-    assert _run(_sample_argv(workspace, out, "--text-embeddings", str(tmp_path / "text.npy"))) == 0
+    text = ["--text-embeddings", str(tmp_path / "text.npy")]
+    with pytest.raises(ValueError, match="empty-prompt embedding"):  # guidance needs the real negative, not zeros
+        _run(_sample_argv(workspace, out, *text))
+    assert _run(_sample_argv(workspace, out, *text, "--negative-embeddings", str(tmp_path / "empty.npy"))) == 0
     video, fps = read_video(out)
     assert video.shape == (5, 32, 32, 3)  # 1 + 4k frames, centre-cropped to the VAE x patch multiple
 

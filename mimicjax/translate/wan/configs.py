@@ -68,6 +68,9 @@ class WanConfig:
     # In-context conditioning: embed the condition video with its own patch embedding
     # ("condition_embedding") instead of sharing `patch_embedding`.
     separate_condition_embedding: bool = False
+    # In-context conditioning: condition tokens attend only to condition tokens in self-attention, so the
+    # noisy target never changes what the model makes of the condition (target tokens still see both).
+    mask_condition_to_target: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "patch_size", tuple(int(p) for p in self.patch_size))

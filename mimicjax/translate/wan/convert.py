@@ -233,10 +233,11 @@ class _ParamAssembler:
     def __init__(self, config: WanConfig, layout: str, shardings=None, source: str = "checkpoint"):
         import jax
 
-        from mimicjax.translate.wan.transformer import abstract_params
+        from mimicjax.translate.wan.transformer import abstract_params, without_condition_embedding
 
         self.config, self.layout, self.source = config, layout, source
-        template = jax.tree_util.tree_flatten_with_path(abstract_params(config))[0]
+        # Released checkpoints hold the base model; `finish` adds a separate condition embedding.
+        template = jax.tree_util.tree_flatten_with_path(without_condition_embedding(abstract_params(config)))[0]
         self.expected = {tuple(p.key for p in keypath): leaf for keypath, leaf in template}
         self.sharding_of = sharding_lookup(shardings)
         self.loaded: dict[tuple[str, ...], Any] = {}
@@ -276,7 +277,10 @@ class _ParamAssembler:
         if missing:
             names = [path_to_diffusers_key(p) for p in missing[:8]]
             raise ValueError(f"{self.source}: checkpoint lacks {len(missing)} tensors, e.g. {names}")
-        return nest(self.loaded)
+        from mimicjax.translate.wan.transformer import with_condition_embedding
+
+        params = nest(self.loaded)
+        return with_condition_embedding(params) if self.config.separate_condition_embedding else params
 
 
 def _resolve_layout(layout: str, keys) -> str:
@@ -381,7 +385,7 @@ def load_checkpoint(directory: str | Path, **runtime):
     import jax
     import orbax.checkpoint as ocp
 
-    from mimicjax.translate.wan.transformer import abstract_params
+    from mimicjax.translate.wan.transformer import abstract_params, with_condition_embedding, without_condition_embedding
 
     directory = Path(directory).absolute()
     if not directory.is_dir():
@@ -396,10 +400,13 @@ def load_checkpoint(directory: str | Path, **runtime):
         config = WanConfig.from_dict(meta["wan_config"])
         if runtime:
             config = config.replace(**runtime)
+        # A converted checkpoint holds the base model; a separate condition embedding starts as its patch embedding.
         target = jax.tree.map(
-            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), abstract_params(config)
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), without_condition_embedding(abstract_params(config))
         )
         params = checkpointer.restore(
             directory, ocp.args.Composite(params=ocp.args.StandardRestore(target))
         )["params"]
+    if config.separate_condition_embedding:
+        params = with_condition_embedding(params)
     return config, params, meta

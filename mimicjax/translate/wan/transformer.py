@@ -17,7 +17,8 @@ Forward pass, for a latent video x [B, C, F, H, W] (NCTHW, like diffusers):
 In-context conditioning (H2R-Grounder): `condition` latents of the same layout are patch-embedded
 (shared patch embedding, or `condition_embedding` when `config.separate_condition_embedding`), appended
 after the target tokens, given the same RoPE grid positions as a target of their shape and timestep 0,
-and dropped before the output head.
+and dropped before the output head. With `config.mask_condition_to_target` the condition tokens attend
+only to each other (two attention calls, no mask array: every attention kernel applies).
 
 Norms, modulation and the time embedding run in float32; matmuls and the residual stream run in
 `config.dtype`. Linear layers read optional LoRA factors from the "lora" variable collection
@@ -166,7 +167,9 @@ class WanAttention(nn.Module):
     lora_scale: float = 1.0
 
     @nn.compact
-    def __call__(self, x, context=None, cos=None, sin=None):
+    def __call__(self, x, context=None, cos=None, sin=None, num_target: int | None = None):
+        """`num_target`: self-attention only; the tokens after the first `num_target` (the condition)
+        attend only to themselves."""
         cfg = self.config
         dtype, param_dtype = resolve_dtype(cfg.dtype), resolve_dtype(cfg.param_dtype)
         heads, head_dim = cfg.num_attention_heads, cfg.attention_head_dim
@@ -187,7 +190,12 @@ class WanAttention(nn.Module):
         if cos is not None:
             q = apply_rope(q, cos, sin)
             k = apply_rope(k, cos, sin)
-        out = attention(q, k, v, implementation=cfg.attention, block_q=cfg.attention_block_q)
+        attend = functools.partial(attention, implementation=cfg.attention, block_q=cfg.attention_block_q)
+        if num_target is None:
+            out = attend(q, k, v)
+        else:
+            n = num_target
+            out = jnp.concatenate([attend(q[:, :n], k, v), attend(q[:, n:], k[:, n:], v[:, n:])], axis=1)
         out = out.reshape(*out.shape[:2], inner).astype(dtype)
         return linear("to_out", x.shape[-1])(out)
 
@@ -216,6 +224,9 @@ class WanBlock(nn.Module):
     config: WanConfig
     lora_scale: float = 1.0
 
+    # Static under remat: a token count, not an array.
+    num_target: int | None = None
+
     @nn.compact
     def __call__(self, x, context, temb_proj, cos, sin):
         cfg = self.config
@@ -227,7 +238,7 @@ class WanBlock(nn.Module):
         shift_msa, scale_msa, gate_msa, c_shift, c_scale, c_gate = (mod[:, :, i] for i in range(6))
 
         h = (layer_norm(x, cfg.eps) * (1 + scale_msa) + shift_msa).astype(dtype)
-        h = WanAttention(cfg, self.lora_scale, name="attn1")(h, None, cos, sin)
+        h = WanAttention(cfg, self.lora_scale, name="attn1")(h, None, cos, sin, self.num_target)
         x = (x.astype(jnp.float32) + h.astype(jnp.float32) * gate_msa).astype(dtype)
 
         if cfg.cross_attn_norm:
@@ -344,9 +355,10 @@ class WanTransformer(nn.Module):
 
         temb, temb_proj, context = ConditionEmbedder(cfg, name="condition_embedder")(t, encoder_hidden_states)
 
+        isolated = length if condition is not None and cfg.mask_condition_to_target else None
         block_cls = nn.remat(WanBlock) if cfg.remat else WanBlock
         for i in range(cfg.num_layers):
-            x = block_cls(cfg, self.lora_scale, name=f"blocks_{i}")(x, context, temb_proj, cos, sin)
+            x = block_cls(cfg, self.lora_scale, isolated, name=f"blocks_{i}")(x, context, temb_proj, cos, sin)
 
         x = x[:, :length]
         temb = temb[:, :length]
@@ -370,13 +382,27 @@ def dummy_inputs(config: WanConfig, *, condition: bool = False):
     return args + ((hidden,) if condition else ())
 
 
+def with_condition_embedding(params, embedding=None) -> dict:
+    """`params` with a `condition_embedding` (for `separate_condition_embedding`): `embedding` when given,
+    else a copy of `patch_embedding`, so a pretrained model starts out embedding the condition as before."""
+    if embedding is None:
+        embedding = jax.tree.map(jnp.array, params["patch_embedding"])
+    return {**params, "condition_embedding": embedding}
+
+
+def without_condition_embedding(params) -> dict:
+    """`params` without `condition_embedding`: the base model's tree, what checkpoints of Wan hold."""
+    return {name: value for name, value in params.items() if name != "condition_embedding"}
+
+
 def init_params(config: WanConfig, rng: jax.Array | int = 0) -> dict:
     """Randomly initialised parameters (nested dict of arrays)."""
     if isinstance(rng, int):
         rng = jax.random.PRNGKey(rng)
     module = WanTransformer(config)
     args = dummy_inputs(config, condition=config.separate_condition_embedding)
-    return jax.jit(module.init)(rng, *args)["params"]
+    params = jax.jit(module.init)(rng, *args)["params"]
+    return with_condition_embedding(params) if config.separate_condition_embedding else params
 
 
 def abstract_params(config: WanConfig) -> dict:

@@ -151,6 +151,19 @@ class WanVAEConfig:
         return out
 
 
+# Random-weight VAEs for tests and CPU runs (real VAEs load from their files, with their config).
+PRESETS: dict[str, WanVAEConfig] = {
+    "tiny": WanVAEConfig(base_dim=8, z_dim=4, dim_mult=(1, 2, 4, 4), num_res_blocks=1),
+}
+
+
+def preset(name: str) -> WanVAEConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown Wan VAE preset {name!r}; choose one of {sorted(PRESETS)}") from None
+
+
 # --------------------------------------------------------------------------------------------------
 # Layers (channels-last)
 # --------------------------------------------------------------------------------------------------
