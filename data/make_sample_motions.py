@@ -36,10 +36,13 @@ centres are a few centimetres above the soles.
 
 Files are AMASS-style: `poses` (T, 72) axis-angle, `trans` (T, 3), `betas` (10 zeros: the mean shape),
 `gender` "neutral", `mocap_framerate` 30; Z-up, facing +x, starting with zero horizontal translation.
-The G1 libraries data/motions/g1_{23,29}dof_samples.npz are retargeted from these six files:
+The G1 libraries data/motions/g1_{23,29}dof_samples.npz are retargeted from these six files, with the
+retargeting settings of their time (the shipped policies were trained on them; since 2026-12-03 the defaults
+are 200 steps with a stronger, ramped smoothness term, which these commands undo to remake the files exactly):
 
-    mimicjax retarget data/motions/{walk,wave,squat,side_step,turn,bow}.npz --robot g1_23dof --out data/motions/g1_23dof_samples.npz
-    mimicjax retarget data/motions/{walk,wave,squat,side_step,turn,bow}.npz --robot g1_29dof --out data/motions/g1_29dof_samples.npz
+    OLD="--steps 150 --set smoothness=2e-7 --set smoothness_ramp=0,0"
+    mimicjax retarget data/motions/{walk,wave,squat,side_step,turn,bow}.npz --robot g1_23dof $OLD --out data/motions/g1_23dof_samples.npz
+    mimicjax retarget data/motions/{walk,wave,squat,side_step,turn,bow}.npz --robot g1_29dof $OLD --out data/motions/g1_29dof_samples.npz
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def markdown(rows: dict, command: str) -> str:
     lines = [
         "# Retargeting quality: real video-derived walk, mimicjax vs ASAP",
         "",
-        f"Date: {datetime.date(2026, 11, 21).isoformat()}. Command: `{command}`",
+        f"Date: {datetime.date.today().isoformat()}. Command: `{command}`",
         "",
         "Clip: `smpl/asap_video_walk_level1_filter_amass.npz` (SMPL from a real video, 152 frames at 30 fps) and",
         "ASAP's G1 23-DoF retarget of the same clip (`g1_motions/asap_g1_video_walk_level1_filter.pkl`), both",

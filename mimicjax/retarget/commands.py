@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--fps", type=float, default=None, help="frame rate for files that do not record one")
     parser.add_argument("--keep-heading", action="store_true", help="keep each clip's heading (default: first frame faces +x)")
     parser.add_argument("--mirror", action="store_true", help="also store a left/right mirrored copy of every clip")
-    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default 150)")
+    parser.add_argument("--steps", type=int, default=None, help="Adam steps (default 200)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a retargeting setting, e.g. --set floor=20 --set smoothness=1e-6 "
                              "(fields of mimicjax.retarget.solver.RetargetConfig)")

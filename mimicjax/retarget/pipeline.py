@@ -93,7 +93,7 @@ def retarget_motions(motions, robot: Robot, body_model=None, config: RetargetCon
     if jax.device_count() > 1 and problem.valid.shape[0] % jax.device_count() == 0:
         problem, constants = _spread_over_devices(problem, constants)
     root_pos, root_quat, joint_pos, _ = solve(constants, problem, weights_of(config), config.steps, config.learning_rate,
-                                              config.final_learning_rate_fraction)
+                                              config.final_learning_rate_fraction, tuple(config.smoothness_ramp))
     root_pos, root_quat, joint_pos = (np.asarray(x, np.float64) for x in (root_pos, root_quat, joint_pos))
     joint_pos = np.clip(joint_pos, geometry.joint_range[:, 0], geometry.joint_range[:, 1])
     root_quat /= np.linalg.norm(root_quat, axis=-1, keepdims=True)

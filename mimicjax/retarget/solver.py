@@ -12,7 +12,9 @@ frames, is a sum of small named terms (`COST_TERMS`), each weighted by a `Retarg
   contact      squared height of the sole points while the human's foot is on the ground
   posture      a faint pull towards the default pose, for joints the goals leave free
 
-The floor and contact weights ramp up over the first `FEET_RAMP_FRACTION` of the steps. Frames of all
+The floor and contact weights ramp up over the first `FEET_RAMP_FRACTION` of the steps; the smoothness
+weight ramps up over `RetargetConfig.smoothness_ramp` (fractions of the steps), once the per-frame poses
+have been found. Frames of all
 clips are packed into one flat axis padded to a multiple of `FRAME_BUCKET`, so jobs of similar size reuse
 one compiled program. Arrays are component-first with frames last ((3, S, F) positions, (4, O, F)
 quaternions; see `forward_kinematics_components`), which XLA vectorises well on CPU, and the frame axis
@@ -43,13 +45,18 @@ COST_TERMS = ("sites", "orientation", "smoothness", "floor", "contact", "posture
 class RetargetConfig:
     """Weights and optimiser settings of the retargeting (all overridable)."""
 
-    steps: int = 150
+    steps: int = 200
     learning_rate: float = 0.1
     final_learning_rate_fraction: float = 0.05
     sites: float = 1.0
     orientation: float = 0.1
     orientation_per_body: tuple | None = None  # per oriented body of the robot; None: the robot's own weights
-    smoothness: float = 2e-7  # per (rad/s^2)^2 and (m/s^2)^2
+    smoothness: float = 1e-5  # per (rad/s^2)^2 and (m/s^2)^2
+    # The smoothness weight rises from 0 to full between these fractions of the steps. At full weight from
+    # the start it couples every frame to its neighbours while the poses are still far off, and Adam crawls
+    # (14 deg mean limb error on real clips instead of 4.5); faded in later it only removes frame-to-frame
+    # noise (experiments/results/retarget_generalisation.md).
+    smoothness_ramp: tuple = (0.5, 0.8)
     floor: float = 10.0
     contact: float = 1.0
     posture: float = 1e-4
@@ -188,6 +195,14 @@ def sole_heights(robot: RobotConstants, body_pos, body_quat):
     return (pos + quat_rotate(quat, points))[..., 2]
 
 
+def fade_in(index, steps: int, start: float, end: float):
+    """0 before `start * steps`, rising linearly to 1 at `end * steps` (fractions of the steps); a step
+    at `start` when `end <= start`."""
+    if end <= start:
+        return (index >= start * steps).astype(jnp.float32)
+    return jnp.clip((index - start * steps) / ((end - start) * steps), 0.0, 1.0)
+
+
 def _second_difference(x, problem: Problem):
     """Acceleration of (..., F) per-frame values within each clip."""
     return (x[..., problem.next_frame] - 2.0 * x + x[..., problem.prev_frame]) * problem.fps**2
@@ -235,9 +250,10 @@ def initial_params(robot: RobotConstants, problem: Problem) -> dict:
     }
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction"))
-def solve(robot: RobotConstants, problem: Problem, weights: dict, steps: int, learning_rate: float, final_fraction: float):
-    """Run `steps` Adam steps from the warm start.
+@functools.partial(jax.jit, static_argnames=("steps", "learning_rate", "final_fraction", "smoothness_ramp"))
+def solve(robot: RobotConstants, problem: Problem, weights: dict, steps: int, learning_rate: float, final_fraction: float,
+          smoothness_ramp: tuple = (0.0, 0.0)):
+    """Run `steps` Adam steps from the warm start; `smoothness_ramp` as in `RetargetConfig`.
 
     Returns root_pos (F, 3), root_quat (F, 4), joint_pos (F, n) and the final cost terms.
     """
@@ -250,8 +266,9 @@ def solve(robot: RobotConstants, problem: Problem, weights: dict, steps: int, le
         params, state = carry
         # The feet terms fade in over the first half: pulling the feet to the floor before the legs
         # have found the pose makes Adam crawl (a squat would need knees and root to move together).
-        ramp = jnp.minimum(1.0, index / (FEET_RAMP_FRACTION * steps))
-        w = {**weights, "floor": weights["floor"] * ramp, "contact": weights["contact"] * ramp}
+        feet = fade_in(index, steps, 0.0, FEET_RAMP_FRACTION)
+        w = {**weights, "floor": weights["floor"] * feet, "contact": weights["contact"] * feet,
+             "smoothness": weights["smoothness"] * fade_in(index, steps, *smoothness_ramp)}
         updates, state = optimiser.update(grad_fn(params, w), state)
         return (optax.apply_updates(params, updates), state), None
 
@@ -305,5 +322,5 @@ def weights_of(config: RetargetConfig) -> dict:
     return {name: jnp.float32(getattr(config, name)) for name in COST_TERMS}
 
 
-__all__ = ["COST_TERMS", "FRAME_BUCKET", "Problem", "RetargetConfig", "RobotConstants", "config_with_overrides", "cost_terms", "decode", "robot_constants",
+__all__ = ["COST_TERMS", "FRAME_BUCKET", "Problem", "RetargetConfig", "RobotConstants", "config_with_overrides", "cost_terms", "decode", "fade_in", "robot_constants",
            "pack", "points_on_bodies", "sole_heights", "solve", "weights_of"]

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -21,7 +22,7 @@ from mimicjax.human import BodyModel, load_human_motion
 from mimicjax.motion.robot_files import load_robot_motion
 from mimicjax.motion.library import load_library
 from mimicjax.retarget.correspondence import robot_geometry
-from mimicjax.retarget.metrics import clip_limb_angles_deg
+from mimicjax.retarget.metrics import clip_limb_angles_deg, jitter
 from mimicjax.retarget.pipeline import retarget_motions
 from mimicjax.retarget.targets import clip_targets, fit_shape
 from tests.conftest import PROJECT_ROOT, REFERENCE_DIR
@@ -99,8 +100,10 @@ def test_shape_fit_scale_and_betas(tmp_path):
 
 
 def test_real_walk_limbs_follow_the_human_better_than_asap(results_29dof, results_23dof):
-    """The video-derived walk: limb directions vs the human's, ours (both variants) against ASAP's 23-DoF retarget."""
+    """The video-derived walk: limb directions vs the human's, ours (both variants) against ASAP's 23-DoF retarget,
+    and joints that accelerate no more than ASAP's (experiments/results/retarget_generalisation.md)."""
     asap = load_robot_motion(ASAP_WALK)
+    asap_jitter = jitter(asap.joint_pos, asap.fps)
     for results, variant in ((results_23dof, "23dof"), (results_29dof, "29dof")):
         ours = results["asap_walk"]
         human = ours.targets.human_joints
@@ -109,6 +112,7 @@ def test_real_walk_limbs_follow_the_human_better_than_asap(results_29dof, result
         assert np.mean(list(our_angles.values())) < np.mean(list(asap_angles.values())), (variant, our_angles, asap_angles)
         assert ours.report["joint_limit_violations"] == 0
         assert ours.report["foot_penetration_max_m"] <= 0.01
+        assert ours.report["jitter_rad_s2"] <= asap_jitter, (variant, ours.report["jitter_rad_s2"], asap_jitter)
 
 
 def test_cli_skips_a_bad_file_and_writes_library_and_csv(tmp_path, capsys):
@@ -143,14 +147,24 @@ def test_cli_skips_a_bad_file_and_writes_library_and_csv(tmp_path, capsys):
 def test_settings_are_overridable_from_the_command_line():
     from mimicjax.retarget.solver import RetargetConfig, config_with_overrides
 
-    config = config_with_overrides(RetargetConfig(), ["floor=20", "steps=80", "align_heading=false", "orientation_per_body=1,1,1,1,0,0"])
-    assert config.floor == 20.0 and config.steps == 80 and config.align_heading is False
+    config = config_with_overrides(RetargetConfig(), ["floor=20", "steps=80", "align_heading=false", "orientation_per_body=1,1,1,1,0,0",
+                                                      "smoothness_ramp=0,0"])
+    assert config.floor == 20.0 and config.steps == 80 and config.align_heading is False and config.smoothness_ramp == (0.0, 0.0)
     assert config.orientation_per_body == (1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="NAME=VALUE"):
         config_with_overrides(RetargetConfig(), ["flor=20"])
     with pytest.raises(ValueError, match="cannot read"):
         config_with_overrides(RetargetConfig(), ["steps=many"])
     assert main(["retarget", str(SAMPLES[0]), "--out", "unused.npz", "--set", "flor=1"]) == 2
+
+
+def test_fade_in_ramps_between_fractions_of_the_steps():
+    from mimicjax.retarget.solver import fade_in
+
+    steps = jnp.arange(10, dtype=jnp.float32)
+    np.testing.assert_allclose(fade_in(steps, 10, 0.5, 0.8), [0, 0, 0, 0, 0, 0, 1 / 3, 2 / 3, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(fade_in(steps, 10, 0.0, 0.0), np.ones(10))  # no ramp: full weight from the first step
+    np.testing.assert_allclose(fade_in(steps, 10, 0.0, 0.5), np.minimum(1.0, np.arange(10) / 5.0), atol=1e-6)
 
 
 def test_render_clip_to_mp4(tmp_path):
