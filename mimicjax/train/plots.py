@@ -102,7 +102,7 @@ def plot_runs(run_dirs, out: str | Path, smooth: int = 20, labels=None) -> Path:
     labels = list(labels) if labels else [d.name for d in run_dirs]
     runs = [run_curves(d) for d in run_dirs]
     panels = list(PANELS) + ([("eval success rate", ("eval",))] if any(r["eval"] for r in runs) else [])
-    axes_x = (("env_steps", "env steps"), ("hours", "wall-clock hours (one core)"))
+    axes_x = (("env_steps", "env steps"), ("hours", "wall-clock hours"))
     fig, axes = plt.subplots(len(axes_x), len(panels), figsize=(3.6 * len(panels), 3.0 * len(axes_x)), squeeze=False)
     for row, (x_key, x_label) in enumerate(axes_x):
         for col, (title, names) in enumerate(panels):
@@ -140,7 +140,9 @@ def _draw(ax, curves: dict, x_key: str, names, label: str, smooth: int, several_
             ax.set_ylim(-0.02, 1.02)
         return
     if names == ("env/reward/*",):
-        for name in tracking_reward_curves(curves):
+        # Several runs: only the keypoint term each, or the legend outgrows the panel.
+        names = ["env/reward/keypoint"] if several_runs and "env/reward/keypoint" in curves else tracking_reward_curves(curves)
+        for name in names:
             term = name.removeprefix("env/reward/")
             ax.plot(x, smoothed(curves[name], smooth), label=f"{label}: {term}" if several_runs else term, linewidth=1)
         return
