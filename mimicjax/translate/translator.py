@@ -44,8 +44,8 @@ class FinetunedRun:
         """A file the run writes beside its checkpoints; an error naming it if it is missing."""
         path = self.run_dir / name
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: `translate finetune` writes it with every checkpoint "
-                                    f"(the run folder was copied incompletely, or it is not a fine-tuning run)")
+            raise FileNotFoundError(f"{path} is missing: `translate finetune` writes it into the run folder (was "
+                                    f"the folder copied without it?)")
         return path
 
 
