@@ -5,6 +5,11 @@ checkpoints, resume, held-out loss), not translation quality.
     mimicjax translate make-data --out h2rep_data --videos 24 --size 128x96
     mimicjax translate prepare robot --dataset h2rep_data
     mimicjax translate finetune --config experiments/h2r_tiny.py --data h2rep_data --run-dir runs/h2r_tiny
+
+Scores of decoded videos need a VAE that reconstructs (a random one decodes to noise): render with
+`make-data --gripper-colour cyan`, fit one with `translate fit-vae --config experiments/h2r_tiny.py`, pass it
+to `finetune --vae`, then `translate eval --run-dir RUN` and `translate run HUMAN.mp4 --ckpt RUN ...`
+(experiments/results/h2r_finetune_tiny.md).
 """
 
 from mimicjax.translate.finetune_config import (

@@ -58,29 +58,60 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
     return np.stack(frames), fps
 
 
+def fit_frame_indices(count: int, fps: float, num_frames: int, target_fps: float) -> np.ndarray:
+    """Which of `count` frames at `fps` make `num_frames` frames at `target_fps`: output frame i shows the
+    source frame nearest to i / target_fps (from the first frame). Raises ValueError when too few."""
+    if not (fps > 0 and target_fps > 0) or num_frames < 1:
+        raise ValueError(f"fps ({fps}, {target_fps}) and frame count ({num_frames}) must be positive")
+    source = np.floor(np.arange(num_frames) * (fps / target_fps) + 0.5).astype(int)
+    if source[-1] >= count:
+        raise ValueError(f"{num_frames} frames at {target_fps:g} fps need {source[-1] + 1} frames at {fps:g} fps; "
+                         f"the video has {count}")
+    return source
+
+
+def fit_frame_count(count: int, fps: float, target_fps: float) -> int:
+    """The most frames at `target_fps` that `count` frames at `fps` give (see `fit_frame_indices`)."""
+    frames = int(np.floor((count - 0.5) * target_fps / fps)) + 1
+    while frames > 1 and np.floor((frames - 1) * (fps / target_fps) + 0.5) >= count:  # rounding at the edge
+        frames -= 1
+    return frames
+
+
+def fit_layout(width_in: int, height_in: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(scaled width, scaled height, left, top): a `width_in` x `height_in` frame is scaled to cover
+    `width` x `height` with its aspect ratio kept, then cropped at (left, top) to that size."""
+    if min(width, height) < 1:
+        raise ValueError(f"size ({width}x{height}) must be positive")
+    scale = max(width / width_in, height / height_in)
+    scaled_w, scaled_h = max(width, round(width_in * scale)), max(height, round(height_in * scale))
+    return scaled_w, scaled_h, (scaled_w - width) // 2, (scaled_h - height) // 2
+
+
 def fit_video(frames: np.ndarray, fps: float, *, width: int, height: int, num_frames: int, target_fps: float) -> np.ndarray:
     """uint8 [T, H, W, 3] at `fps` -> [num_frames, height, width, 3] at `target_fps`.
 
-    Time: output frame i shows the source frame nearest to i / target_fps (from the first frame). Space:
-    each frame is scaled to cover width x height (area filter when shrinking) and centre-cropped, so the
-    aspect ratio is kept. Raises ValueError when the video is shorter than num_frames / target_fps.
+    Time: `fit_frame_indices`. Space: each frame is scaled to cover width x height (area filter when
+    shrinking) and centre-cropped, so the aspect ratio is kept (`fit_layout`). Raises ValueError when the
+    video is shorter than num_frames / target_fps.
     """
     import cv2
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected video frames [T, H, W, 3], got shape {frames.shape}")
-    if not (fps > 0 and target_fps > 0) or min(width, height, num_frames) < 1:
-        raise ValueError(f"fps ({fps}, {target_fps}), size ({width}x{height}) and frame count ({num_frames}) must be positive")
-    source = np.floor(np.arange(num_frames) * (fps / target_fps) + 0.5).astype(int)
-    if source[-1] >= len(frames):
-        raise ValueError(f"{num_frames} frames at {target_fps:g} fps need {source[-1] + 1} frames at {fps:g} fps; "
-                         f"the video has {len(frames)}")
+    source = fit_frame_indices(len(frames), fps, num_frames, target_fps)
     h, w = frames.shape[1:3]
-    scale = max(width / w, height / h)
-    scaled_w, scaled_h = max(width, round(w * scale)), max(height, round(h * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    top, left = (scaled_h - height) // 2, (scaled_w - width) // 2
+    scaled_w, scaled_h, left, top = fit_layout(w, h, width, height)
+    interpolation = cv2.INTER_AREA if max(width / w, height / h) < 1 else cv2.INTER_LINEAR
     out = [cv2.resize(frames[i], (scaled_w, scaled_h), interpolation=interpolation)[top:top + height, left:left + width]
            for i in source]
     return np.stack(out).astype(np.uint8)
+
+
+def side_by_side(*videos: np.ndarray) -> np.ndarray:
+    """uint8 videos [T, H, W_i, 3] of equal length and height, next to each other left to right."""
+    shapes = [np.shape(v) for v in videos]
+    if len({(s[0], s[1]) for s in shapes}) != 1:
+        raise ValueError(f"side by side needs videos of one length and height, got shapes {shapes}")
+    return np.concatenate([np.asarray(v, np.uint8) for v in videos], axis=2)

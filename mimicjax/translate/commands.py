@@ -42,21 +42,10 @@ def register(subparsers) -> None:
     sample.add_argument("--vae", required=True, metavar="PATH",
                         help="diffusers AutoencoderKLWan folder (or pipeline folder with vae/), or an original "
                         "Wan VAE file (Wan2.1_VAE.pth / Wan2.2_VAE.pth, or its .safetensors)")
-    sample.add_argument("--text-embeddings", metavar="NPY", default=None,
-                        help="prompt embeddings [S, text_dim] (.npy/.npz); default: encode --prompt with --text-encoder")
-    sample.add_argument("--negative-embeddings", metavar="NPY", default=None,
-                        help="negative-prompt embeddings for guidance: the empty-prompt embedding the model was "
-                        "fine-tuned to (default: --negative-prompt through --text-encoder)")
-    sample.add_argument("--text-encoder", metavar="DIR", default=None, help="umT5 encoder folder (with its tokenizer)")
-    sample.add_argument("--prompt", default=None, help="prompt (default: H2R-Grounder's fixed robot prompt)")
-    sample.add_argument("--negative-prompt", default="", help="negative prompt, with --text-encoder (default: empty)")
+    add_text_arguments(sample)
     sample.add_argument("--lora", metavar="FILE", default=None,
                         help="LoRA adapter safetensors (with its condition embedding when `translate finetune` saved one)")
-    sample.add_argument("--steps", type=int, default=30)
-    sample.add_argument("--shift", type=float, default=5.0)
-    sample.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale (1: off)")
-    sample.add_argument("--solver", choices=("unipc", "euler"), default="unipc")
-    sample.add_argument("--seed", type=int, default=0)
+    add_sampler_arguments(sample, shift=5.0)
     sample.add_argument("--max-frames", type=int, default=81, help="read at most this many frames")
     sample.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="transformer compute dtype")
     sample.set_defaults(func=_sample)
@@ -84,8 +73,7 @@ def register(subparsers) -> None:
                           help="the empty prompt's umT5 embeddings (what text dropout trains with)")
     finetune.add_argument("--text-encoder", default=None, metavar="DIR",
                           help="umT5 encoder folder with its tokenizer: encodes the prompt and the empty prompt once")
-    finetune.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                          help="override a config field, e.g. --set optim.learning_rate=3e-4 (repeatable)")
+    add_override_argument(finetune)
     finetune.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
     finetune.set_defaults(func=_finetune)
 
@@ -105,6 +93,9 @@ def register(subparsers) -> None:
     make_data.add_argument("--seed", type=int, default=0, metavar="S")
     make_data.add_argument("--human", action="store_true", help="also render N human stand-in clips (same tasks)")
     make_data.add_argument("--supersample", type=int, default=2, metavar="K", help="anti-aliasing samples per pixel side")
+    make_data.add_argument("--gripper-colour", default=None, metavar="NAME|R,G,B",
+                           help="colour the robot's gripper (palm and fingers), e.g. cyan, so that `translate eval` "
+                           "can find it in generated videos (default: the arm's greys)")
     make_data.set_defaults(func=_make_data)
 
     prepare = sub.add_parser(
@@ -123,31 +114,81 @@ def register(subparsers) -> None:
         kind.add_argument("--dataset", metavar="DIR", default=None,
                           help="prepare every clip of this kind in a `make-data` folder instead (writes <clip>/h2rep.mp4)")
         kind.add_argument("--video", metavar="VIDEO", help="mp4 (or any video imageio reads) or a folder of frames")
-        kind.add_argument("--masks", metavar="MASKS", default=None,
-                          help="what to remove: folder of PNGs (SAM2) or .npy (Grounded-SAM2), mask video, or npz")
-        kind.add_argument("--mask-ids", metavar="ID,ID", default=None, help="only these object ids of id-valued masks")
-        kind.add_argument("--removed", metavar="VIDEO", default=None,
-                          help="an already-inpainted video (MiniMax-Remover, ProPainter, ...) used as is instead of --masks")
-        kind.add_argument("--dilate", type=int, default=0, metavar="PX", help="grow the masks by this many pixels")
-        kind.add_argument("--align", action="store_true", help="align frames by homography first (moving camera)")
-        kind.add_argument("--window", type=int, default=32, metavar="N",
-                          help="frames searched before and after each frame for the background (default 32)")
-        kind.add_argument("--max-frames", type=int, default=None, metavar="N", help="only the first N frames")
-        kind.add_argument("--fps", type=float, default=None, metavar="R",
-                          help="frame rate of the output (default: the video's; needed for a folder of frames)")
+        add_removal_arguments(kind)
         kind.add_argument("--out", metavar="H2REP.mp4", help="output video")
     robot.add_argument("--poses", metavar="POSES", help="gripper poses: npz/json with position + quaternion/rotation, "
                        "or DROID cartesian_position")
     robot.add_argument("--camera", metavar="CAMERA.json", help="intrinsics and extrinsics of the video's camera")
     robot.add_argument("--approach-axis", type=int, choices=(0, 1, 2), default=2,
                        help="column of the gripper rotation that points from the wrist to the fingertips (default 2: z)")
-    human.add_argument("--hands", metavar="HANDS", help="hand keypoints: HaMeR / WiLoR npz (3-D) or MediaPipe npz/json")
-    human.add_argument("--camera", metavar="CAMERA.json", default=None,
-                       help="camera for 3-D keypoints (default: the focal length in the keypoint file)")
-    human.add_argument("--missing", choices=("hold", "hide"), default="hold",
-                       help="frames without a detected hand: keep the last cue (default) or draw none")
-    human.add_argument("--max-hold", type=int, default=None, metavar="N", help="with --missing hold: at most N frames")
+    add_hand_arguments(human)
     prepare.set_defaults(func=_prepare)
+
+    fit_vae = sub.add_parser(
+        "fit-vae",
+        help="fit a small Wan VAE to a dataset's training clips: a working codec for CPU runs of random-weight presets",
+        description="Train the config's VAE preset (model.vae_preset) from random weights as an autoencoder on random "
+        "crops of the dataset's H2Rep and robot videos, fitted to the config's grid; the held-out clips of the "
+        "config's split are left out and scored. Writes a diffusers AutoencoderKLWan folder with latent "
+        "statistics, for `translate finetune --vae OUT`. Real runs use the released Wan VAE instead.",
+    )
+    fit_vae.add_argument("--config", required=True, metavar="EXPERIMENT.py", help="the fine-tuning experiment (grid, split, preset)")
+    fit_vae.add_argument("--data", required=True, metavar="DATASET", help="clip folders with h2rep.mp4 and video.mp4")
+    fit_vae.add_argument("--out", required=True, metavar="VAE_DIR", help="the VAE folder to write")
+    fit_vae.add_argument("--steps", type=int, default=600, metavar="N", help="training batches (default 600)")
+    fit_vae.add_argument("--batch", type=int, default=4, metavar="B", help="crops per batch (default 4)")
+    fit_vae.add_argument("--crop", type=int, default=32, metavar="PX", help="crop side in pixels (default 32)")
+    fit_vae.add_argument("--crop-frames", type=int, default=5, metavar="F", help="frames per crop, 1 + 4k (default 5)")
+    fit_vae.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate (cosine decay)")
+    fit_vae.add_argument("--seed", type=int, default=0)
+    add_override_argument(fit_vae)
+    fit_vae.set_defaults(func=_fit_vae)
+
+    run = sub.add_parser(
+        "run",
+        help="a human video -> its H2Rep -> a robot video, with a side-by-side (input | H2Rep | output)",
+        description="Translate a human video end to end: remove the person and draw the gripper cue from the "
+        "hand keypoints (as `translate prepare human` does, with the same flags), fit the H2Rep video to the "
+        "model's grid, sample the robot video with the fine-tuned translator and write it, and a side-by-side "
+        "of the input, the H2Rep and the output. --ckpt RUN_DIR (a `translate finetune` run folder) is enough: "
+        "the run records its base, VAE, adapter, prompt embeddings and grid.",
+    )
+    run.add_argument("video", metavar="HUMAN.mp4", help="the human video (mp4, any video imageio reads, or a folder of frames)")
+    run.add_argument("--ckpt", required=True, metavar="RUN_DIR|CKPT",
+                     help="a `translate finetune` run folder, or a base checkpoint from `translate convert`")
+    run.add_argument("--lora", default=None, metavar="FILE|RUN_DIR",
+                     help="the adapter: lora.safetensors, or a run folder (then its VAE, prompt embeddings and grid "
+                     "too); default: the --ckpt run's")
+    run.add_argument("--vae", default=None, metavar="PATH", help="the Wan VAE (default: the run's)")
+    add_text_arguments(run)
+    add_removal_arguments(run)
+    add_hand_arguments(run)
+    run.add_argument("--out", required=True, metavar="ROBOT.mp4", help="the robot video")
+    run.add_argument("--side-by-side", default=None, metavar="MP4",
+                     help="input | H2Rep | output (default: ROBOT_side_by_side.mp4 beside --out)")
+    add_sampler_arguments(run, shift=None)
+    run.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
+                     help="transformer compute dtype of a `translate convert` checkpoint (a run uses its own)")
+    run.set_defaults(func=_run)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="score a fine-tuned translator on its held-out robot clips (PSNR, SSIM, cue following)",
+        description="Sample every held-out clip of a `translate finetune` run from its own H2Rep video with the "
+        "fine-tuned model and with the untuned base (same noise), and score both against the real video: "
+        "PSNR, SSIM, PSNR against the VAE's reconstruction (the transformer alone), and the distance between "
+        "the cue and the gripper found by its colour (datasets rendered with `make-data --gripper-colour`). "
+        "Per clip and overall, as JSON and a table.",
+    )
+    evaluate.add_argument("--run-dir", required=True, metavar="DIR", help="the `translate finetune` run folder")
+    evaluate.add_argument("--data", default=None, metavar="DATASET",
+                          help="the dataset whose held-out split is scored (default: the run's)")
+    evaluate.add_argument("--json", required=True, metavar="OUT.json", help="where the scores go")
+    evaluate.add_argument("--clips", type=int, default=None, metavar="N", help="only the first N held-out clips")
+    evaluate.add_argument("--videos", default=None, metavar="DIR",
+                          help="also write each clip as real | H2Rep | untuned | fine-tuned into DIR/<clip>.mp4")
+    add_sampler_arguments(evaluate, shift=None)
+    evaluate.set_defaults(func=_eval)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -173,7 +214,8 @@ def _finetune(args: argparse.Namespace) -> int:
     return finetune_command(args)
 
 
-def _text_embeddings(args, text_dim: int):
+def prompt_embeddings_from_args(args, text_dim: int):
+    """(prompt embedding, negative embedding or None) from the text flags of `translate sample`."""
     import numpy as np
 
     from mimicjax.translate.pipeline import DEFAULT_PROMPT, load_text_embeddings
@@ -208,7 +250,7 @@ def _sample(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from mimicjax.translate.pipeline import SampleConfig, translate_video, with_adapter
+    from mimicjax.translate.pipeline import translate_video, with_adapter
     from mimicjax.video import read_video, write_video
     from mimicjax.translate.wan.convert import load_checkpoint
     from mimicjax.translate.wan.transformer import WanModel
@@ -220,9 +262,9 @@ def _sample(args: argparse.Namespace) -> int:
     if args.lora:
         model = with_adapter(model, args.lora)
     vae = load_diffusers_vae(args.vae)
-    text, negative = _text_embeddings(args, config.text_dim)
+    text, negative = prompt_embeddings_from_args(args, config.text_dim)
     frames, fps = read_video(args.condition, max_frames=args.max_frames)
-    sample_config = SampleConfig(steps=args.steps, shift=args.shift, guidance_scale=args.guidance, solver=args.solver, seed=args.seed)
+    sample_config = sample_config_from_args(args)
     video = translate_video(model, vae, frames, text, negative if args.guidance != 1.0 else None, sample_config)
     write_video(args.out, video, fps=fps)
     print(f"wrote {args.out} ({video.shape[0]} frames {video.shape[2]}x{video.shape[1]}) in "
@@ -238,14 +280,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from mimicjax.video import write_video
 
     start = time.perf_counter()
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.window < 1 or args.dilate < 0:
-        raise ValueError(f"--window must be >= 1 and --dilate >= 0, got {args.window} and {args.dilate}")
-    if args.fps is not None and not args.fps > 0:
-        raise ValueError(f"--fps must be positive, got {args.fps}")
-    if args.prepare_kind == "human" and args.max_hold is not None and args.max_hold < 0:
-        raise ValueError(f"--max-hold must be >= 0, got {args.max_hold}")
+    check_removal_arguments(args)
     if args.dataset:
         per_clip = ["video", "masks", "removed", "out", "max_frames", "mask_ids", "fps", "camera"]
         per_clip += ["poses"] if args.prepare_kind == "robot" else ["hands", "max_hold"]
@@ -265,23 +300,97 @@ def _prepare(args: argparse.Namespace) -> int:
     missing = [f"--{name}" for name in needed if getattr(args, name) is None]
     if missing:
         raise ValueError(f"translate prepare {args.prepare_kind} needs {', '.join(missing)} (or --dataset DIR)")
-    if args.masks is not None and args.removed is not None:
-        raise ValueError("give --masks (remove here) or --removed (already inpainted), not both")
-    try:
-        ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--mask-ids takes whole numbers separated by commas, e.g. 1,3; got {args.mask_ids!r}") from None
-    common = {"masks": args.masks, "removed": args.removed, "max_frames": args.max_frames, "dilate": args.dilate,
-              "align": args.align, "window": args.window, "mask_ids": ids, "fps": args.fps}
     if args.prepare_kind == "robot":
-        prepared = prepare_lib.prepare_robot(args.video, args.poses, args.camera, approach_axis=args.approach_axis, **common)
+        prepared = prepare_lib.prepare_robot(args.video, args.poses, args.camera, approach_axis=args.approach_axis,
+                                             **removal_kwargs(args))
     else:
-        prepared = prepare_lib.prepare_human(args.video, args.hands, camera=args.camera, missing=args.missing,
-                                             max_hold=args.max_hold, **common)
+        prepared = prepare_lib.prepare_human(args.video, args.hands, **human_kwargs(args))
     write_video(args.out, prepared.frames, fps=prepared.fps)
     t, h, w, _ = prepared.frames.shape
     shown = int(prepared.track.visible.sum())
     print(f"wrote {args.out} ({t} frames {w}x{h}, cue on {shown}) in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _fit_vae(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from mimicjax.config import apply_overrides
+    from mimicjax.translate.finetune_config import load_finetune_config
+    from mimicjax.translate.finetune_data import split_videos
+    from mimicjax.translate.h2rep.removal import psnr
+    from mimicjax.translate.pipeline import model_output_to_video, video_to_model_input
+    from mimicjax.translate.wan import vae as vae_lib
+    from mimicjax.translate.wan.vae_fit import fit_vae, save_diffusers_vae
+
+    if min(args.steps, args.batch) < 1 or not args.lr > 0:
+        raise ValueError(f"--steps and --batch must be >= 1 and --lr positive, got {args.steps}, {args.batch}, {args.lr}")
+    config = apply_overrides(load_finetune_config(args.config), args.overrides)
+    if not config.model.vae_preset:
+        raise ValueError(f"{args.config}: model.vae_preset is empty; fit-vae trains a preset's architecture")
+    start = time.perf_counter()
+    train, held_out = split_videos(args.data, config.data)
+    vae = fit_vae(vae_lib.preset(config.model.vae_preset), train, steps=args.steps, batch=args.batch, crop=args.crop,
+                  frames=args.crop_frames, learning_rate=args.lr, seed=args.seed)
+    save_diffusers_vae(vae, args.out)
+    scores = {}
+    for name, videos in (("training", train[:len(held_out)]), ("held-out", held_out)):  # as many of each
+        decoded = [model_output_to_video(vae.decode(vae.encode(jnp.asarray(video_to_model_input(v, 1))))) for v in videos]
+        scores[name] = psnr(np.stack(decoded), videos)
+    print(f"wrote {args.out} ({config.model.vae_preset}, {len(train)} training videos) in {time.perf_counter() - start:.1f}s; "
+          f"reconstruction PSNR {scores['training']:.2f} dB on the training videos, {scores['held-out']:.2f} dB held out",
+          file=sys.stderr)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import sys
+    import time
+    from pathlib import Path
+
+    from mimicjax.translate.translator import load_translator, translate_human_video
+    from mimicjax.video import side_by_side, write_video
+
+    start = time.perf_counter()
+    check_removal_arguments(args)
+    if args.hands is None:
+        raise ValueError("translate run needs the hand keypoints of the video: --hands HANDS (HaMeR / WiLoR / MediaPipe)")
+    if args.masks is None and args.removed is None:
+        raise ValueError("translate run needs what to remove: --masks MASKS (the person's masks) or --removed VIDEO")
+    if not Path(args.video).exists():
+        raise FileNotFoundError(f"no video at {args.video}")
+    prepare_kwargs = human_kwargs(args)  # checked before the models load
+    translator = load_translator(args.ckpt, lora=args.lora, vae=args.vae, text_args=args, dtype=args.dtype)
+    print("translator: " + "; ".join(f"{part} {where}" for part, where in translator.sources.items()), file=sys.stderr)
+    sample_config = sample_config_from_args(args, translator.shift)
+    videos = translate_human_video(args.video, {"hands": args.hands, **prepare_kwargs}, translator, sample_config)
+    out = Path(args.out)
+    both = Path(args.side_by_side) if args.side_by_side else out.with_name(f"{out.stem}_side_by_side{out.suffix}")
+    fps = videos["grid"].fps
+    write_video(out, videos["output"], fps=fps)
+    write_video(both, side_by_side(videos["input"], videos["h2rep"], videos["output"]), fps=fps)
+    t, h, w, _ = videos["output"].shape
+    print(f"wrote {out} ({t} frames {w}x{h} at {fps:g} fps) and {both} in {time.perf_counter() - start:.1f}s",
+          file=sys.stderr)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from mimicjax.translate.evaluate import evaluate_run, table, write_report
+    from mimicjax.translate.translator import read_finetune_run
+
+    if args.clips is not None and args.clips < 1:
+        raise ValueError(f"--clips must be >= 1, got {args.clips}")
+    run = read_finetune_run(args.run_dir)
+    report = evaluate_run(args.run_dir, args.data, sample_config=sample_config_from_args(args, run.config.flow.shift),
+                          max_clips=args.clips, videos_dir=args.videos)
+    write_report(report, args.json)
+    print(table(report))
+    print(f"wrote {args.json}")
     return 0
 
 
@@ -301,14 +410,110 @@ def _make_data(args: argparse.Namespace) -> int:
     import time
 
     from mimicjax.translate.h2rep.dataset import make_dataset
+    from mimicjax.translate.h2rep.scene import gripper_colour
 
     width, height = parse_size(args.size)
+    gripper_rgb = None if args.gripper_colour is None else gripper_colour(args.gripper_colour)
     start = time.perf_counter()
     common = {"width": width, "height": height, "frames": args.frames, "fps": args.fps, "seed": args.seed,
               "supersample": args.supersample}
-    clips = make_dataset(args.out, args.videos, **common)
+    clips = make_dataset(args.out, args.videos, gripper_rgb=gripper_rgb, **common)
     if args.human:
         clips += make_dataset(args.out, args.videos, human=True, **common)
     print(f"wrote {len(clips)} clips ({width}x{height}, {args.frames} frames) to {args.out} in "
           f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0
+
+
+# ---- arguments shared by several commands ------------------------------------------------------------
+
+
+def add_override_argument(parser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set optim.learning_rate=3e-4 (repeatable)")
+
+
+def add_text_arguments(parser) -> None:
+    """The prompt embeddings of sampling: files, or a umT5 encoder with the prompts."""
+    parser.add_argument("--text-embeddings", metavar="NPY", default=None,
+                        help="prompt embeddings [S, text_dim] (.npy/.npz); default: encode --prompt with --text-encoder")
+    parser.add_argument("--negative-embeddings", metavar="NPY", default=None,
+                        help="negative-prompt embeddings for guidance: the empty-prompt embedding the model was "
+                        "fine-tuned to (default: --negative-prompt through --text-encoder)")
+    parser.add_argument("--text-encoder", metavar="DIR", default=None, help="umT5 encoder folder (with its tokenizer)")
+    parser.add_argument("--prompt", default=None, help="prompt (default: H2R-Grounder's fixed robot prompt)")
+    parser.add_argument("--negative-prompt", default="", help="negative prompt, with --text-encoder (default: empty)")
+
+
+def add_sampler_arguments(parser, shift: float | None) -> None:
+    """Steps, shift, guidance, solver and seed of the flow-matching sampler (`shift` None: the run's)."""
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--shift", type=float, default=shift,
+                        help="noise schedule shift" + (" (default: the fine-tuning run's)" if shift is None else ""))
+    parser.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale (1: off)")
+    parser.add_argument("--solver", choices=("unipc", "euler"), default="unipc")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def sample_config_from_args(args, run_shift: float | None = None):
+    """The `SampleConfig` of the sampler flags; an unset --shift takes the run's (else 5)."""
+    from mimicjax.translate.pipeline import SampleConfig
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    shift = args.shift if args.shift is not None else run_shift if run_shift is not None else 5.0
+    return SampleConfig(steps=args.steps, shift=shift, guidance_scale=args.guidance, solver=args.solver, seed=args.seed)
+
+
+def add_removal_arguments(parser) -> None:
+    """How H2Rep removes the embodiment from a video (`translate prepare`, `translate run`)."""
+    parser.add_argument("--masks", metavar="MASKS", default=None,
+                        help="what to remove: folder of PNGs (SAM2) or .npy (Grounded-SAM2), mask video, or npz")
+    parser.add_argument("--mask-ids", metavar="ID,ID", default=None, help="only these object ids of id-valued masks")
+    parser.add_argument("--removed", metavar="VIDEO", default=None,
+                        help="an already-inpainted video (MiniMax-Remover, ProPainter, ...) used as is instead of --masks")
+    parser.add_argument("--dilate", type=int, default=0, metavar="PX", help="grow the masks by this many pixels")
+    parser.add_argument("--align", action="store_true", help="align frames by homography first (moving camera)")
+    parser.add_argument("--window", type=int, default=32, metavar="N",
+                        help="frames searched before and after each frame for the background (default 32)")
+    parser.add_argument("--max-frames", type=int, default=None, metavar="N", help="only the first N frames")
+    parser.add_argument("--fps", type=float, default=None, metavar="R",
+                        help="frame rate of the output (default: the video's; needed for a folder of frames)")
+
+
+def add_hand_arguments(parser) -> None:
+    """The hand keypoints the cue of a human video is drawn from."""
+    parser.add_argument("--hands", metavar="HANDS", help="hand keypoints: HaMeR / WiLoR npz (3-D) or MediaPipe npz/json")
+    parser.add_argument("--camera", metavar="CAMERA.json", default=None,
+                        help="camera for 3-D keypoints (default: the focal length in the keypoint file)")
+    parser.add_argument("--missing", choices=("hold", "hide"), default="hold",
+                        help="frames without a detected hand: keep the last cue (default) or draw none")
+    parser.add_argument("--max-hold", type=int, default=None, metavar="N", help="with --missing hold: at most N frames")
+
+
+def check_removal_arguments(args) -> None:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.window < 1 or args.dilate < 0:
+        raise ValueError(f"--window must be >= 1 and --dilate >= 0, got {args.window} and {args.dilate}")
+    if args.fps is not None and not args.fps > 0:
+        raise ValueError(f"--fps must be positive, got {args.fps}")
+    if getattr(args, "max_hold", None) is not None and args.max_hold < 0:
+        raise ValueError(f"--max-hold must be >= 0, got {args.max_hold}")
+
+
+def removal_kwargs(args) -> dict:
+    """The removal flags as keyword arguments of `h2rep.prepare.prepare_robot` / `prepare_human`."""
+    if args.masks is not None and args.removed is not None:
+        raise ValueError("give --masks (remove here) or --removed (already inpainted), not both")
+    try:
+        ids = None if args.mask_ids is None else [int(v) for v in args.mask_ids.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--mask-ids takes whole numbers separated by commas, e.g. 1,3; got {args.mask_ids!r}") from None
+    return {"masks": args.masks, "removed": args.removed, "max_frames": args.max_frames, "dilate": args.dilate,
+            "align": args.align, "window": args.window, "mask_ids": ids, "fps": args.fps}
+
+
+def human_kwargs(args) -> dict:
+    """The removal and hand flags as keyword arguments of `h2rep.prepare.prepare_human` (all but the hands)."""
+    return {**removal_kwargs(args), "camera": args.camera, "missing": args.missing, "max_hold": args.max_hold}

@@ -86,8 +86,9 @@ def cache_folder(dataset: str | Path, spec: LatentSpec) -> Path:
     return Path(dataset) / CACHE_FOLDER / spec.key
 
 
-def clip_videos(clip: Path, spec: LatentSpec) -> dict[str, np.ndarray]:
-    """{"condition", "target"}: the clip's two videos fitted to the spec's grid (uint8 [T, H, W, 3])."""
+def clip_videos(clip: Path, spec) -> dict[str, np.ndarray]:
+    """{"condition", "target"}: the clip's two videos fitted to the grid of `spec` (a `LatentSpec` or the
+    config's `DataConfig`: width, height, frames, fps) as uint8 [T, H, W, 3]."""
     from mimicjax.video import fit_video, read_video
 
     out = {}
@@ -136,6 +137,20 @@ def build_latent_cache(clips: Sequence[Path], folder: Path, spec: LatentSpec, en
         if (folder / f"{clip.name}.npz").is_file():
             files[clip.name] = folder / f"{clip.name}.npz"
     return files
+
+
+def split_videos(dataset: str | Path, data) -> tuple[np.ndarray, np.ndarray]:
+    """(training videos, held-out videos): the H2Rep and robot videos [N, T, H, W, 3] of the clips of
+    `dataset` that fit the grid of `data` (a `DataConfig`), split as `translate finetune` splits them."""
+    videos = {}
+    for clip in find_pairs(dataset):
+        try:
+            videos[clip.name] = clip_videos(clip, data)
+        except ValueError:
+            continue  # too short for the grid: fine-tuning leaves it out too
+    train, held_out = split_clips(list(videos), data.held_out_fraction, data.split_seed)
+    stack = lambda names: np.stack([videos[n][k] for n in names for k in ("condition", "target")])
+    return stack(train), stack(held_out)
 
 
 def vae_encoder(vae) -> Encoder:

@@ -102,7 +102,8 @@ def translate_latents(
         )
     lora = lora if lora is not None else model.lora
     options = tuple(sorted((getattr(model, "compiler_options", None) or {}).items()))
-    sampler = compiled_sampler(model.config, model.lora_scale, config, guided, options)
+    # The seed only picks the key: one compiled sampler serves every seed.
+    sampler = compiled_sampler(model.config, model.lora_scale, dataclasses.replace(config, seed=0), guided, options)
     negative = negative_embeddings if guided else text_embeddings
     return sampler(model.params, lora, condition_latents, text_embeddings, negative, jax.random.PRNGKey(config.seed))
 
@@ -123,6 +124,19 @@ def with_adapter(model: WanModel, path: str | Path) -> WanModel:
     return WanModel(config, params, lora, lora_config.scale, model.compiler_options)
 
 
+def as_batch(embeddings) -> jnp.ndarray:
+    """Prompt embeddings [S, D] or [1, S, D] as a float32 batch of one [1, S, D]."""
+    embeddings = jnp.asarray(embeddings, jnp.float32)
+    return embeddings[None] if embeddings.ndim == 2 else embeddings
+
+
+def decode_latents(vae, latents: jnp.ndarray) -> np.ndarray:
+    """Latents as the transformer sees them (normalised when the VAE has statistics) -> uint8 frames."""
+    if vae.config.latents_mean is not None:
+        latents = vae.denormalize_latents(latents)
+    return model_output_to_video(vae.decode(latents))
+
+
 def translate_video(
     model,
     vae,
@@ -136,25 +150,16 @@ def translate_video(
     patch = model.config.patch_size
     video = video_to_model_input(frames, vae.config.spatial_factor * patch[1], vae.config.temporal_factor)
     latents = vae.encode(jnp.asarray(video))
-    normalise = vae.config.latents_mean is not None
-    if normalise:
+    if vae.config.latents_mean is not None:
         latents = vae.normalize_latents(latents)
     if latents.shape[1] != model.config.in_channels:
         raise ValueError(
             f"the VAE makes {latents.shape[1]}-channel latents but the transformer expects "
             f"{model.config.in_channels}; pair a Wan 2.2 VAE with TI2V-5B, a Wan 2.1 VAE with Wan 2.1"
         )
-    text = jnp.asarray(text_embeddings, jnp.float32)
-    if text.ndim == 2:
-        text = text[None]
-    negative = None
-    if negative_embeddings is not None:
-        negative = jnp.asarray(negative_embeddings, jnp.float32)
-        negative = negative[None] if negative.ndim == 2 else negative
-    out = translate_latents(model, latents, text, negative, config, lora)
-    if normalise:
-        out = vae.denormalize_latents(out)
-    return model_output_to_video(vae.decode(out))
+    negative = None if negative_embeddings is None else as_batch(negative_embeddings)
+    out = translate_latents(model, latents, as_batch(text_embeddings), negative, config, lora)
+    return decode_latents(vae, out)
 
 
 def load_text_embeddings(path: str | Path) -> np.ndarray:

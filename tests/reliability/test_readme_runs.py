@@ -42,6 +42,10 @@ TINY = {
                                         "--set", "train.steps=2", "--set", "train.eval_every=1",
                                         "--set", "train.checkpoint_every=1"],
     (("translate", "prepare"), None): [],
+    (("translate", "eval"), None): ["--steps", "1", "--clips", "1"],
+    (("translate", "run"), None): ["--steps", "1"],
+    (("translate", "fit-vae"), None): ["--set", "data.width=32", "--set", "data.height=32", "--set", "data.frames=1",
+                                       "--steps", "1", "--crop", "8", "--crop-frames", "1"],
     (("bench", "h2rep"), None): ["--width", "64", "--height", "48", "--frames", "4", "--repeats", "1"],
     (("translate", "convert"), None): [],
     (("translate", "sample"), None): ["--steps", "1"],
@@ -65,8 +69,9 @@ def tiny_arguments(argv: list[str]) -> list[str]:
 
 
 def is_h2rep(argv: list[str]) -> bool:
-    """The H2Rep commands and the fine-tuning that trains on their dataset."""
-    return argv[:2] in (["translate", "make-data"], ["translate", "prepare"], ["bench", "h2rep"], ["translate", "finetune"])
+    """The H2Rep commands, and the fine-tuning, evaluation and translation that use their dataset."""
+    return argv[:2] in (["translate", "make-data"], ["translate", "prepare"], ["bench", "h2rep"], ["translate", "finetune"],
+                        ["translate", "eval"], ["translate", "run"], ["translate", "fit-vae"])
 
 
 def is_translate(argv: list[str]) -> bool:
@@ -159,10 +164,11 @@ def test_the_readme_h2rep_commands_run(checkout, record_property):
         ("--video", "ROBOT.mp4"): str(robot / "video.mp4"), ("--masks", "ARM_MASKS"): str(robot / "masks"),
         ("--poses", "POSES.npz"): str(robot / "ee_pose.npz"), ("--camera", "CAMERA.json"): str(robot / "camera.json"),
         ("--video", "HUMAN.mp4"): str(human / "video.mp4"), ("--masks", "PERSON_MASKS"): str(human / "masks"),
-        ("--hands", "HANDS.npz"): str(human / "hand_keypoints.npz"),
+        ("--hands", "HANDS.npz"): str(human / "hand_keypoints.npz"), ("run", "HUMAN.mp4"): str(human / "video.mp4"),
     })
     record_property("seconds_per_command", {name: round(s, 1) for name, s in seconds.items()})
     for output in ("h2rep.mp4", "h2rep_human.mp4", "out.json", f"h2rep_data/{robot.name}/h2rep.mp4",
-                   f"h2rep_data/{human.name}/h2rep.mp4", "runs/h2r_tiny/lora.safetensors"):
+                   f"h2rep_data/{human.name}/h2rep.mp4", "runs/h2r_tiny/lora.safetensors", "eval.json", "robot.mp4",
+                   "robot_side_by_side.mp4", "runs/h2r_vae/config.json"):
         assert (checkout / output).exists(), f"no {output} after the README's H2Rep commands"
     assert json.loads((checkout / "out.json").read_text())["quality"]["clips"] == 4  # two robot, two human

@@ -99,7 +99,7 @@ def test_sample_with_text_encoder(workspace, tiny_config, tmp_path):
     parser = argparse.ArgumentParser(prog="mimicjax")
     commands.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(_sample_argv(workspace, out, "--text-encoder", str(tmp_path / "pipe")))
-    text, negative = commands._text_embeddings(args, tiny_config.text_dim)
+    text, negative = commands.prompt_embeddings_from_args(args, tiny_config.text_dim)
     tokens = tokenizer([DEFAULT_PROMPT], padding="max_length", max_length=text.shape[0], return_tensors="pt")
     with torch.no_grad():
         hidden = encoder(**tokens).last_hidden_state * tokens["attention_mask"][..., None]

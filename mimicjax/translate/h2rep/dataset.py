@@ -46,9 +46,13 @@ def make_dataset(
     human: bool = False,
     progress: bool = True,
     supersample: int = 2,
+    gripper_rgb: tuple[float, float, float] | None = None,
 ) -> list[Path]:
     """Render `videos` clips into `out_dir` (robot clips `<task>_<index>`, or with `human` the human
-    stand-in clips `human_<task>_<index>`) and return their folders. Existing clips are replaced."""
+    stand-in clips `human_<task>_<index>`) and return their folders. Existing clips are replaced.
+
+    `gripper_rgb` colours the robot's gripper (palm and fingers; `meta.json` records it as
+    "gripper_rgb") so that it can be found by colour (`translate eval`); the human stand-in has none."""
     _check_positive_int("videos", videos)
     _check_positive_int("width", width)
     _check_positive_int("height", height)
@@ -68,9 +72,13 @@ def make_dataset(
     clips = []
     for index in indices:
         episode = scene_lib.make_episode(seed, index, int(frames), embodiment)
+        painted = gripper_rgb if embodiment == "robot" else None
+        if painted is not None:
+            scene_lib.paint_gripper(episode.scene, painted)
         video, background, masks = render_episode(episode, camera, supersample=int(supersample))
         folder = out_dir / episode.name
-        write_clip(folder, episode, camera, video, background, masks, fps=float(fps), seed=int(seed), index=index)
+        write_clip(folder, episode, camera, video, background, masks, fps=float(fps), seed=int(seed), index=index,
+                   gripper_rgb=painted)
         clips.append(folder)
     return clips
 
@@ -104,14 +112,17 @@ def render_episode(episode: scene_lib.Episode, camera: Camera, *, supersample: i
     return np.stack(video), np.stack(background), np.stack(masks)
 
 
-def write_clip(folder, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int) -> Path:
+def write_clip(folder, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int,
+               gripper_rgb=None) -> Path:
     """Write one clip's folder atomically: a crash leaves the previous clip (or none), never a mix."""
     with atomic_dir(folder, overwrite=True) as tmp:
-        _write_clip_files(Path(tmp), episode, camera, video, background, masks, fps=fps, seed=seed, index=index)
+        _write_clip_files(Path(tmp), episode, camera, video, background, masks, fps=fps, seed=seed, index=index,
+                          gripper_rgb=gripper_rgb)
     return Path(folder)
 
 
-def _write_clip_files(folder: Path, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int) -> None:
+def _write_clip_files(folder: Path, episode, camera: Camera, video, background, masks, *, fps: float, seed: int, index: int,
+                      gripper_rgb=None) -> None:
     import imageio.v3 as iio
     from scipy.spatial.transform import Rotation
 
@@ -149,6 +160,8 @@ def _write_clip_files(folder: Path, episode, camera: Camera, video, background, 
         "frames": len(video),
         "fps": fps,
     }
+    if gripper_rgb is not None:
+        meta["gripper_rgb"] = [float(v) for v in gripper_rgb]
     (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 

@@ -36,11 +36,25 @@ def camera_for_video(camera: Camera, width: int, height: int, source: str = "cam
     if abs(sx - sy) > 0.01 * max(sx, sy):
         raise ValueError(f"{source}: calibrated for {camera.width}x{camera.height}, the video is {width}x{height} "
                          "(a different aspect ratio); give the camera of this video")
+    return _resized_camera(camera, sx, sy, width, height)
+
+
+def _resized_camera(camera: Camera, sx: float, sy: float, width: int, height: int, left: int = 0, top: int = 0) -> Camera:
+    """`camera` for its image scaled by (sx, sy), then cropped to `width` x `height` at (left, top)."""
     k = camera.intrinsics.copy()
     # Pixel centres at integers: x' + 0.5 = s (x + 0.5).
     k[0, 0], k[1, 1] = k[0, 0] * sx, k[1, 1] * sy
-    k[0, 2], k[1, 2] = (k[0, 2] + 0.5) * sx - 0.5, (k[1, 2] + 0.5) * sy - 0.5
+    k[0, 2], k[1, 2] = (k[0, 2] + 0.5) * sx - 0.5 - left, (k[1, 2] + 0.5) * sy - 0.5 - top
     return Camera(width, height, k, camera.world_to_camera)
+
+
+def camera_for_fitted_video(camera: Camera, width: int, height: int) -> Camera:
+    """`camera` for its video after `mimicjax.video.fit_video` to `width` x `height` (scaled to cover,
+    centre-cropped)."""
+    from mimicjax.video import fit_layout
+
+    scaled_w, scaled_h, left, top = fit_layout(camera.width, camera.height, width, height)
+    return _resized_camera(camera, scaled_w / camera.width, scaled_h / camera.height, width, height, left, top)
 
 
 def _check_frames(count: int, expected: int, what: str, path) -> None:

@@ -54,6 +54,10 @@ ARM_DARK_RGBA = (0.22, 0.23, 0.26, 1)
 SKIN_RGBA = (0.87, 0.68, 0.56, 1)
 SLEEVE_RGBA = (0.20, 0.30, 0.52, 1)
 CHECKER = {"floor": (0.25, 0.35), "table": (0.10, 0.07)}  # geom: (square size m, contrast)
+# An optional marker colour for the gripper (palm and fingers), so that evaluation can find the gripper in
+# a video by colour: cyan is far from every object colour, the table, the floor, the arm and the cue.
+GRIPPER_GEOMS = ("palm", "finger_left", "finger_right")
+GRIPPER_COLOURS = {"cyan": (0.05, 0.80, 0.85)}
 
 # Human stand-in (a right hand). Hand frame: origin at the wrist, z towards the fingers, x towards the
 # thumb side, palm facing -y. Fingers: knuckle (x, z), segment lengths, radius.
@@ -481,6 +485,28 @@ def build_scene(objects: tuple[SceneObject, ...], embodiment: str = "robot") -> 
     bodies = tuple(mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, o.name) for o in objects)
     checker = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name): v for name, v in CHECKER.items()}
     return Scene(model, embodiment, geoms, bodies, checker)
+
+
+def paint_gripper(scene: Scene, rgb) -> None:
+    """Give the robot's gripper (palm and fingers) the colour `rgb` (three values in [0, 1]), in place."""
+    if scene.embodiment != "robot":
+        raise ValueError("only the robot has a gripper to colour")
+    for name in GRIPPER_GEOMS:
+        scene.model.geom_rgba[mujoco.mj_name2id(scene.model, mujoco.mjtObj.mjOBJ_GEOM, name), :3] = rgb
+
+
+def gripper_colour(text: str) -> tuple[float, float, float]:
+    """A gripper colour from a name of `GRIPPER_COLOURS` or "R,G,B" with values in [0, 1]."""
+    if text in GRIPPER_COLOURS:
+        return GRIPPER_COLOURS[text]
+    try:
+        rgb = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):
+        raise ValueError(f"a gripper colour is one of {sorted(GRIPPER_COLOURS)} or R,G,B in [0, 1] "
+                         f"(e.g. 0.05,0.8,0.85), got {text!r}")
+    return rgb
 
 
 def dataset_camera(width: int, height: int) -> Camera:
