@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 
+from mimicjax import robots
 from tests.eval.tiny_runs import eval_main
 
 RANDOM_STARTS = 2  # per clip, in the student's (shipped-policy) evaluation
@@ -221,7 +222,7 @@ def test_the_reference_ghost_is_drawn():
     robot = reference.copy()
     robot[:, 0] -= 0.4  # the robot half a step behind its reference
     keypoints = render.goal_keypoints(library, 0, times)
-    with_ghost, without = (next(render.render_episode_frames("23dof", [render.Segment(robot, ghost, keypoints)], 96, 64))
+    with_ghost, without = (next(render.render_episode_frames(robots.get("g1_23dof"), [render.Segment(robot, ghost, keypoints)], 96, 64))
                            for ghost in (reference, None))
     changed = np.any(np.abs(with_ghost.astype(int) - without.astype(int)) > 30, axis=-1)
     assert changed.mean() > 0.01  # a visible figure more, not noise

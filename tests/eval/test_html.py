@@ -11,10 +11,10 @@ import mujoco
 import numpy as np
 import pytest
 
-from mimicjax.eval import html, render
 from mimicjax import robots
+from mimicjax.eval import html, render
 
-VARIANT = "23dof"
+ROBOT = robots.get("g1_23dof")
 
 
 def decode_page(page: str) -> dict:
@@ -25,7 +25,7 @@ def decode_page(page: str) -> dict:
 
 @pytest.fixture(scope="module")
 def segment():
-    robot = robots.get(f"g1_{VARIANT}").load_model()
+    robot = ROBOT.load_model()
     frames = 4
     qpos = np.tile(robot.key("stand").qpos, (frames, 1))
     qpos[:, 0] = np.linspace(0.0, 0.3, frames)
@@ -37,8 +37,8 @@ def segment():
 
 
 def test_robot_ghost_and_keypoints_are_where_kinematics_puts_them(segment):
-    robot = robots.get(f"g1_{VARIANT}").load_model()
-    model, positions, rotations = html.body_poses(VARIANT, [segment])
+    robot = ROBOT.load_model()
+    model, positions, rotations = html.body_poses(ROBOT, [segment])
     bodies = robot.nbody - 1
     assert positions.shape == (4, model.nbody - 1, 3) and model.nbody - 1 == 2 * bodies + 14
     data = mujoco.MjData(robot)
@@ -59,7 +59,7 @@ def test_robot_ghost_and_keypoints_are_where_kinematics_puts_them(segment):
 def test_the_page_holds_every_frame_of_every_episode(segment, tmp_path):
     plain = render.Segment(segment.qpos[:2])  # no ghost, no keypoints: still a replay
     out = tmp_path / "replay.html"
-    assert html.write_html(out, VARIANT, [segment, plain]) == 6
+    assert html.write_html(out, ROBOT, [segment, plain]) == 6
     page = out.read_text()
     assert "brax/visualizer/js/viewer.js" in page
     scene = decode_page(page)
@@ -68,5 +68,5 @@ def test_the_page_holds_every_frame_of_every_episode(segment, tmp_path):
     np.testing.assert_allclose(first[0], segment.qpos[0, :3], atol=1e-9)  # the pelvis
     assert set(scene["geoms"]) >= {"pelvis", "ghost/pelvis", "goal/0"}
     with pytest.raises(ValueError, match="at least one episode"):
-        html.write_html(tmp_path / "none.html", VARIANT, [])
+        html.write_html(tmp_path / "none.html", ROBOT, [])
     assert not list(tmp_path.glob(".*"))  # written atomically
