@@ -14,6 +14,7 @@ from mimicjax.robots import base
 from mimicjax.robots.h1 import mjcf as h1_mjcf
 from mimicjax.robots.mjcf_builder import side_less
 from tests.conftest import REFERENCE_DIR
+from tests.robots.model_helpers import body_positions, random_qpos
 
 # The published H1 model (MuJoCo Menagerie `unitree_h1/h1.xml`); its meshes are not needed.
 MENAGERIE_ENV_VAR = "MIMICJAX_MENAGERIE_H1"
@@ -34,22 +35,6 @@ def h1():
 @pytest.fixture(scope="module")
 def model(h1):
     return h1.load_model()
-
-
-def random_qpos(model, rng):
-    qpos = np.zeros(model.nq)
-    qpos[:3] = rng.normal(size=3)
-    quat = rng.normal(size=4)
-    qpos[3:7] = quat / np.linalg.norm(quat)
-    qpos[7:] = rng.uniform(model.jnt_range[1:, 0], model.jnt_range[1:, 1])
-    return qpos
-
-
-def body_positions(model, qpos):
-    data = mujoco.MjData(model)
-    data.qpos[:] = qpos
-    mujoco.mj_kinematics(model, data)
-    return data.xpos.copy()
 
 
 def joint_kind(name: str) -> str:
@@ -142,49 +127,6 @@ def test_mirror_map_pairs_sides_and_flips_roll_and_yaw(h1):
         assert h1.joint_names[h1.mirror_perm[i]] == base.partner_name(name)
         assert h1.mirror_sign[i] == MIRROR_SIGN[joint_kind(name)], name
     assert np.all(h1.mirror_perm[h1.mirror_perm] == np.arange(h1.num_joints))
-
-
-def test_mirrored_pose_is_the_reflected_robot(h1, model):
-    """FK(mirror(q)) equals FK(q) reflected in y (left and right bodies swapped) within 0.1 mm."""
-    rng = np.random.default_rng(1)
-    for _ in range(50):
-        qpos = random_qpos(model, rng)
-        mirrored = base.mirror_qpos(h1, qpos)
-        assert np.all(mirrored[7:] >= model.jnt_range[1:, 0] - 1e-9)
-        assert np.all(mirrored[7:] <= model.jnt_range[1:, 1] + 1e-9)
-        expected = base.mirror_body_pos(h1, body_positions(model, qpos)[1:])
-        np.testing.assert_allclose(body_positions(model, mirrored)[1:], expected, atol=1e-4)
-
-
-def test_mirroring_twice_is_identity(h1, model):
-    rng = np.random.default_rng(2)
-    qpos, qvel = random_qpos(model, rng), rng.normal(size=model.nv)
-    np.testing.assert_array_equal(base.mirror_qpos(h1, base.mirror_qpos(h1, qpos)), qpos)
-    np.testing.assert_array_equal(base.mirror_qvel(h1, base.mirror_qvel(h1, qvel)), qvel)
-    keypoints = rng.normal(size=(5, len(h1.keypoint_bodies), 3))
-    np.testing.assert_array_equal(base.mirror_keypoints(h1, base.mirror_keypoints(h1, keypoints)), keypoints)
-    # The stand pose is symmetric.
-    stand = model.key("stand").qpos
-    np.testing.assert_allclose(base.mirror_qpos(h1, stand), stand, atol=1e-12)
-
-
-def test_velocities_mirror_like_the_simulator(h1):
-    """Mirroring qvel and stepping equals stepping and mirroring (the dynamics are symmetric)."""
-    model = h1.load_model()
-    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT  # a floating robot: no floor
-    rng = np.random.default_rng(3)
-    data, mirrored = mujoco.MjData(model), mujoco.MjData(model)
-    data.qpos[:] = model.key("stand").qpos
-    data.qpos[7:] += rng.uniform(-0.2, 0.2, model.nu)
-    data.qvel[:] = rng.normal(scale=0.5, size=model.nv)
-    mirrored.qpos[:], mirrored.qvel[:] = base.mirror_qpos(h1, data.qpos), base.mirror_qvel(h1, data.qvel)
-    data.ctrl[:] = model.key("stand").ctrl
-    mirrored.ctrl[:] = base.mirror_joint_pos(h1, data.ctrl)
-    for _ in range(10):
-        mujoco.mj_step(model, data)
-        mujoco.mj_step(model, mirrored)
-    # The real robot's torso centre of mass sits 3 mm off the midline; small asymmetries remain.
-    np.testing.assert_allclose(mirrored.qpos, base.mirror_qpos(h1, data.qpos), atol=2e-3)
 
 
 # ---- standing -----------------------------------------------------------------------------------
