@@ -206,7 +206,9 @@ class Robot:
         joint_ids = [int(model.actuator_trnid[i, 0]) for i in range(model.nu)]
         joint_names = tuple(model.joint(j).name for j in joint_ids)
         if mjcf is not None:  # a custom file must drive the same joints as the stock robot
-            _load_checked(path, Robot.from_definition(definition).joint_names, definition.title)
+            from mimicjax import robots
+
+            _check_joints(path, robots.get(definition.name).joint_names, joint_names, definition.title)
         body_names = tuple(model.body(i).name for i in range(1, model.nbody))
         qpos_adr = model.jnt_qposadr[joint_ids]
         if "stand" not in [model.key(k).name for k in range(model.nkey)]:
@@ -247,10 +249,13 @@ def _load_checked(path: Path, expected_joints: tuple[str, ...] | None, title: st
         raise ValueError(f"cannot load the {title} model {path}: {error}") from None
     if expected_joints is not None:
         actuated = tuple(model.joint(model.actuator_trnid[i, 0]).name for i in range(model.nu))
-        if actuated != tuple(expected_joints):
-            raise ValueError(f"{path} does not match the {title}: expected actuated joints {list(expected_joints)}, "
-                             f"found {list(actuated)}")
+        _check_joints(path, expected_joints, actuated, title)
     return model
+
+
+def _check_joints(path: Path, expected: tuple[str, ...], found: tuple[str, ...], title: str) -> None:
+    if tuple(found) != tuple(expected):
+        raise ValueError(f"{path} does not match the {title}: expected actuated joints {list(expected)}, found {list(found)}")
 
 
 def partner_name(name: str) -> str:
