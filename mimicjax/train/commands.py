@@ -34,6 +34,11 @@ def register(subparsers) -> None:
     sweep.add_argument("--out", default=None, metavar="DIR", help="parent of the run directories (default runs/sweeps/NAME)")
     sweep.add_argument("--motions", default=None, metavar="LIB.npz")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument(
+        "--sequential", action="store_true",
+        help="train the points one after another even where they could share one vmapped program "
+        "(by default points that differ only in seeds, reward weights/parameters and PPO coefficients do)",
+    )
     sweep.set_defaults(func=_lazy("mimicjax.train.sweep", "sweep_command"))
 
     plot = subparsers.add_parser(

@@ -23,13 +23,15 @@ The sweep is resumable: a point whose directory holds a finished run (a checkpoi
 `train.iterations`) is skipped, an unfinished one is resumed from its latest checkpoint, and a run
 directory made from a different configuration is an error rather than being overwritten.
 
-Points run one after another. Each is a complete training run with its own logs, checkpoints, NaN guard
-and resume; running several seeds as one vmapped program would need a multi-run training loop, which
-the project does not have. Compiles are what make small sweeps slow, and JAX's persistent compilation
-cache (which mimicjax turns on at import; see `mimicjax._runtime_env`) removes most of them: points that
-differ only in `seed` (or in anything else that leaves the compiled program unchanged) compile once.
-Where no cache is configured, the sweep keeps one in `OUT/.jax_cache`; `MIMICJAX_COMPILATION_CACHE=0`
-turns both off.
+Points that differ only in what `mimicjax.train.variants` can vary (seeds, reward weights and numeric
+reward parameters, keypoint weights, PPO's learning rate and symmetry and entropy coefficients) train
+together as one vmapped program: one compile, the device shared, one run directory per point all the
+same (each an ordinary run: logs, checkpoints, NaN guard, resume). Any other difference (or `sequential`,
+`--sequential`) trains the points one after another, each a complete run of its own. There, compiles are
+what make small sweeps slow, and JAX's persistent compilation cache (which mimicjax turns on at import;
+see `mimicjax._runtime_env`) removes most of them: points that leave the compiled program unchanged
+compile once. Where no cache is configured, the sweep keeps one in `OUT/.jax_cache`;
+`MIMICJAX_COMPILATION_CACHE=0` turns both off.
 """
 
 from __future__ import annotations
@@ -246,10 +248,12 @@ def run_sweep(
     compile_cache: bool = True,
     show_progress: bool = True,
     library=None,
+    sequential: bool = False,
 ) -> dict:
     """Train every point of `sweep` under `out`; returns the index (also written to `out/sweep.json`).
 
-    Finished points are skipped, unfinished ones resumed. A point that fails is recorded as "failed"
+    Finished points are skipped, unfinished ones resumed. The points left train as one vmapped program
+    when they may (`vmapped_points`) unless `sequential`. A point that fails is recorded as "failed"
     with its error and the sweep goes on; `SweepFailed` is raised at the end if any failed.
     """
     from mimicjax.io_utils import atomic_write_text
@@ -301,8 +305,14 @@ def run_sweep(
     failures = []
     cache_dir = out / CACHE_DIR if compile_cache else None
     todo = list(zip(sweep.points, index["runs"]))
-    bar = run_log.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
+    together = [] if sequential else vmapped_points(sweep.points, out)
     with compilation_cache(cache_dir):
+        if together:
+            names = {point.name for point in together}
+            group = [(point, entry) for point, entry in todo if point.name in names]
+            todo = [(point, entry) for point, entry in todo if point.name not in names]
+            failures += _train_together(sweep, group, out, write_index, library_for(together[0].config), show_progress)
+        bar = run_log.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
         for point, entry in bar:
             run_dir = out / point.name
             done = finished_iterations(run_dir)
@@ -331,12 +341,65 @@ def run_sweep(
                 entry.update(status="interrupted", seconds=time.perf_counter() - started)
                 write_index()
                 raise
-            entry.update(status="finished", seconds=time.perf_counter() - started, final=_final_scalars(run_dir))
+            finished = finished_iterations(run_dir) >= point.config.train.iterations  # else train.max_minutes stopped it
+            entry.update(status="finished" if finished else "stopped", seconds=time.perf_counter() - started,
+                         final=_final_scalars(run_dir))
             write_index()
     if failures:
         names = ", ".join(name for name, _ in failures)
         raise SweepFailed(f"{len(failures)} of {len(sweep.points)} sweep points failed ({names}); see {index_path}")
     return index
+
+
+def vmapped_points(points, out: Path) -> list[Point]:
+    """The points still to train, if there are at least two, all stand at the same iteration, and may
+    share one vmapped program (`mimicjax.train.variants.check_variants`); else []."""
+    from mimicjax.train import variants
+
+    left = [p for p in points if finished_iterations(out / p.name) < p.config.train.iterations]
+    if len(left) < 2 or len({finished_iterations(out / p.name) for p in left}) != 1:
+        return []
+    try:
+        variants.check_variants([p.config for p in left])
+    except variants.NotVmappable:
+        return []
+    return left
+
+
+def _train_together(sweep: Sweep, group, out: Path, write_index, library, show_progress: bool) -> list:
+    """Train the points of `group` ((point, index entry) pairs) as one vmapped program; the failures."""
+    from mimicjax.train import variants
+
+    points = [point for point, _ in group]
+    _say(f"sweep {sweep.name}: {len(points)} runs as one vmapped program")
+    for _, entry in group:
+        entry["status"] = "running"
+        entry["vmapped"] = len(points)
+        entry.pop("error", None)
+    write_index()
+    started = time.perf_counter()
+    try:
+        variants.train_variants(
+            [p.config for p in points], [out / p.name for p in points],
+            resume=finished_iterations(out / points[0].name) > 0, library=library, show_progress=show_progress,
+        )
+    except Exception as error:
+        for _, entry in group:
+            entry.update(status="failed", error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - started)
+        write_index()
+        _say(f"sweep {sweep.name}: the vmapped runs failed: {error}")
+        return [(point.name, error) for point in points]
+    except BaseException:
+        for _, entry in group:
+            entry.update(status="interrupted", seconds=time.perf_counter() - started)
+        write_index()
+        raise
+    seconds = time.perf_counter() - started
+    for point, entry in group:
+        finished = finished_iterations(out / point.name) >= point.config.train.iterations
+        entry.update(status="finished" if finished else "stopped", seconds=seconds, final=_final_scalars(out / point.name))
+    write_index()
+    return []
 
 
 def _say(message: str) -> None:
@@ -401,7 +464,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file, args.overrides, args.motions)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
     print(f"sweep {sweep.name}: {len(sweep.points)} runs in {out}", file=sys.stderr)
-    index = run_sweep(sweep, out)
+    index = run_sweep(sweep, out, sequential=args.sequential)
     width = max(len(r["name"]) for r in index["runs"])
     for entry in index["runs"]:
         reward = entry.get("final", {}).get("reward/mean")
