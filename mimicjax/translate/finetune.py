@@ -242,6 +242,39 @@ def prepare_data(config: FinetuneConfig, dataset: str | Path, vae_path: str | No
     return [files[n] for n in train], [files[n] for n in held_out], vae
 
 
+@dataclasses.dataclass
+class Trainer:
+    """The model, its frozen weights on the mesh, a fresh training state and the jitted step and held-out loss."""
+
+    model: Any
+    frozen: Any
+    state: dict
+    mesh: Any
+    step_fn: Any  # (state, frozen, batch, text) -> (state, metrics)
+    eval_fn: Any  # (trainable, frozen, pair, clip_index, text) -> loss
+
+
+def build_trainer(config: FinetuneConfig, wan_config, params, compiler_options=None) -> Trainer:
+    """Everything a fine-tuning step needs but the data (the benchmark runs it on random latents)."""
+    from mimicjax import distributed
+    from mimicjax.translate.wan.sharding import make_translate_mesh, shard_params
+    from mimicjax.translate.wan.transformer import WanModel
+
+    mesh = make_translate_mesh(*config.train.mesh)
+    model = WanModel(wan_config, None, lora_scale=config.lora.scale, compiler_options=compiler_options)
+    frozen = shard_params(params, mesh)
+    optimizer = make_optimizer(config.optim)
+    init_rng, run_rng = jax.random.split(jax.random.key(config.seed))
+    trainable = init_trainable(frozen, config, init_rng)
+    state = jax.device_put({"trainable": trainable, "opt_state": optimizer.init(trainable), "rng": run_rng,
+                            "step": jnp.zeros((), jnp.int32)}, distributed.replicated(mesh))
+    options = dict(compiler_options or {}) or None
+    step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer, config=config),
+                      compiler_options=options)
+    eval_fn = jax.jit(functools.partial(held_out_loss, model=model, config=config), compiler_options=options)
+    return Trainer(model, frozen, state, mesh, step_fn, eval_fn)
+
+
 def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | None = None, vae: str | None = None,
                    text: dict | None = None, text_sources: dict | None = None, compiler_options=None,
                    show_progress: bool = True) -> FinetuneRun:
@@ -251,8 +284,6 @@ def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | N
     from mimicjax import distributed
     from mimicjax.translate import finetune_data as data_lib
     from mimicjax.translate.finetune_data import prompt_embeddings
-    from mimicjax.translate.wan.sharding import make_translate_mesh, shard_params
-    from mimicjax.translate.wan.transformer import WanModel
 
     wan_config, params = base_transformer(config, ckpt)
     train_files, held_out, vae_model = prepare_data(config, dataset, vae, compiler_options, show_progress)
@@ -263,24 +294,13 @@ def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | N
             cache_dir=Path(dataset) / data_lib.CACHE_FOLDER / "prompts", random_tokens=config.data.random_text_tokens)
         print(f"prompt embeddings: {source}", flush=True)
         text = {"prompt": prompt, "empty": empty}
-    mesh = make_translate_mesh(*config.train.mesh)
-    replicated = distributed.replicated(mesh)
-    model = WanModel(wan_config, None, lora_scale=config.lora.scale, compiler_options=compiler_options)
-    frozen = shard_params(params, mesh)
-    optimizer = make_optimizer(config.optim)
-    init_rng, run_rng = jax.random.split(jax.random.key(config.seed))
-    trainable = init_trainable(frozen, config, init_rng)
-    state = jax.device_put({"trainable": trainable, "opt_state": optimizer.init(trainable), "rng": run_rng,
-                            "step": jnp.zeros((), jnp.int32)}, replicated)
-    options = dict(compiler_options or {}) or None
-    step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer, config=config),
-                      compiler_options=options)
-    eval_fn = jax.jit(functools.partial(held_out_loss, model=model, config=config), compiler_options=options)
+    trainer = build_trainer(config, wan_config, params, compiler_options)
+    replicated = distributed.replicated(trainer.mesh)
     return FinetuneRun(
-        config=config, model=model, frozen=frozen, state=state,
+        config=config, model=trainer.model, frozen=trainer.frozen, state=trainer.state,
         text={k: jax.device_put(jnp.asarray(v, jnp.float32), replicated) for k, v in text.items()},
         train_data=LatentBatches(tuple(train_files), config.data.batch_size, config.seed),
-        held_out=tuple(held_out), mesh=mesh, step_fn=step_fn, eval_fn=eval_fn,
+        held_out=tuple(held_out), mesh=trainer.mesh, step_fn=trainer.step_fn, eval_fn=trainer.eval_fn,
         sources={"ckpt": str(Path(ckpt).absolute()) if ckpt else "", "vae": str(Path(vae).absolute()) if vae else "",
                  "data": str(Path(dataset).absolute())},
     )
