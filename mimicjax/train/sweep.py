@@ -13,6 +13,12 @@ A sweep file is a Python file that defines
     }
     NAME = "keypoint_weights"     # optional; default: the file's name
 
+or, for points that are not a product (an ablation), named VARIANTS, each a dict of overrides, crossed
+with the GRID (which may then be empty or hold only e.g. the seeds):
+
+    VARIANTS = {"full": {}, "no_symmetry": {"ppo.symmetry_coef": 0.0}}
+    GRID = {"seed": [0, 1, 2]}    # -> full,seed=0 ... no_symmetry,seed=2
+
 Values are Python literals, checked against the config field like `--set` overrides; a dict stands for
 a tuple of (key, value) pairs (the form of `rewards.keypoint_group_weights`). Every point is trained
 with `mimicjax.train.loop.train` in `OUT/<name>`, where the name spells out the point's overrides
@@ -95,7 +101,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = (), mo
         raise ConfigError(f"{path} must define BASE (an experiment file or ExperimentConfig) and GRID (a dict)")
     base = _resolve_base(module.BASE, path)
     name = getattr(module, "NAME", None) or path.stem
-    return make_sweep(base, module.GRID, name=name, path=path, overrides=overrides, motions=motions)
+    return make_sweep(base, module.GRID, name=name, path=path, overrides=overrides, motions=motions,
+                      variants=getattr(module, "VARIANTS", None))
 
 
 def make_sweep(
@@ -105,21 +112,28 @@ def make_sweep(
     path: Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     motions: str | None = None,
+    variants: dict | None = None,
 ) -> Sweep:
-    """The sweep of `grid` over `base` (see the module docstring for the grid's form)."""
+    """The sweep of `grid` over `base`, crossed with the named `variants` if given (see the module
+    docstring for their form)."""
     where = str(path) if path else "the sweep"
     base = config_lib.apply_overrides(base, list(overrides))
     if motions:
         base = dataclasses.replace(base, motions=dataclasses.replace(base.motions, library=str(motions)))
     grid = _check_grid(grid, where)
+    named = _check_variants(variants, where) if variants is not None else {"": {}}
     labels = _labels(list(grid))
     points, names = [], []
-    for values in itertools.product(*grid.values()):
-        point = dict(zip(grid, values))
+    for (variant, changes), values in itertools.product(named.items(), itertools.product(*grid.values())):
+        point = {**changes, **dict(zip(grid, values))}
         config = base
         for key, value in point.items():
             config = _override(config, key, value, where)
-        names.append(",".join(f"{labels[key]}={_value_text(value)}" for key, value in point.items()) or "base")
+        name_parts = [variant] if variant else []
+        name_parts += [f"{labels[key]}={_value_text(value)}" for key, value in zip(grid, values)]
+        names.append(",".join(name_parts) or "base")
+        if variant:
+            point = {"variant": variant, **point}
         points.append((point, config))
     names = _unique_names(names, [p for p, _ in points])
     return Sweep(
@@ -141,6 +155,20 @@ def _resolve_base(base, sweep_path: Path) -> ExperimentConfig:
                 return config_lib.load_experiment(candidate)
         raise ConfigError(f"{sweep_path}: BASE experiment file {str(base)!r} not found (looked at {', '.join(map(str, candidates))})")
     raise ConfigError(f"{sweep_path}: BASE must be an ExperimentConfig or a path to an experiment file, got {type(base).__name__}")
+
+
+def _check_variants(variants, where: str) -> dict[str, dict]:
+    if not isinstance(variants, dict) or not variants:
+        raise ConfigError(f"{where}: VARIANTS must be a non-empty dict of names to dicts of overrides "
+                          "(dotted config path -> value)")
+    checked = {}
+    for name, changes in variants.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(f"{where}: VARIANTS names must be letters, digits and _.+- (a folder name), got {name!r}")
+        if not isinstance(changes, dict) or not all(isinstance(k, str) and k for k in changes):
+            raise ConfigError(f"{where}: VARIANTS[{name!r}] must be a dict of dotted config paths to values, got {changes!r}")
+        checked[name] = {key: config_lib.as_literal(value) for key, value in changes.items()}
+    return checked
 
 
 def _check_grid(grid, where: str) -> dict[str, list]:
