@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -154,7 +155,7 @@ def write_report(out: str | Path) -> dict:
             stats = {"level": level, "runs": len(at_level)}
             for key, _, scale in METRICS:
                 mean, half = mean_and_ci([scale * row[key] for row in at_level])
-                stats[key] = {"mean": mean, "ci95": half}
+                stats[key] = {"mean": mean, "ci95": None if math.isnan(half) else half}  # None: one seed
             entry["levels"].append(stats)
         report["methods"][method] = entry
     atomic_write_text(out / REPORT_JSON, json.dumps(report, indent=2) + "\n")
@@ -187,7 +188,7 @@ def report_table(report: dict) -> str:
             cells = []
             for stats in entry["levels"]:
                 mean, half = stats[key]["mean"], stats[key]["ci95"]
-                cells.append(f"{mean:.1f}" + ("" if half != half else f" ± {half:.1f}"))  # NaN: one seed
+                cells.append(f"{mean:.1f}" + ("" if half is None else f" ± {half:.1f}"))
             lines.append(f"| {method} | {len(entry['seeds'])} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -198,7 +199,6 @@ def plot_report(report: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from mimicjax.io_utils import atomic_path
 
@@ -207,7 +207,7 @@ def plot_report(report: dict, path: Path) -> None:
         for index, (method, entry) in enumerate(report["methods"].items()):
             levels = [s["level"] for s in entry["levels"]]
             means = [s[key]["mean"] for s in entry["levels"]]
-            halves = np.nan_to_num([s[key]["ci95"] for s in entry["levels"]])
+            halves = [s[key]["ci95"] or 0.0 for s in entry["levels"]]
             ax.errorbar(levels, means, yerr=halves, marker="o", capsize=3, color=f"C{index}",
                         linestyle="--" if method.endswith(STUDENT_SUFFIX) else "-",
                         label=f"{method} ({len(entry['seeds'])} seeds)")

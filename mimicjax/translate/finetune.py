@@ -61,6 +61,7 @@ class FinetuneRun:
     step_fn: Any
     eval_fn: Any
     sources: dict
+    vae: Any = None  # WanVAE: decodes the preview videos
 
 
 # ---- the optimiser and the trainable parts ----------------------------------------------------------
@@ -300,7 +301,7 @@ def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | N
         config=config, model=trainer.model, frozen=trainer.frozen, state=trainer.state,
         text={k: jax.device_put(jnp.asarray(v, jnp.float32), replicated) for k, v in text.items()},
         train_data=LatentBatches(tuple(train_files), config.data.batch_size, config.seed),
-        held_out=tuple(held_out), mesh=trainer.mesh, step_fn=trainer.step_fn, eval_fn=trainer.eval_fn,
+        held_out=tuple(held_out), mesh=trainer.mesh, step_fn=trainer.step_fn, eval_fn=trainer.eval_fn, vae=vae_model,
         sources={"ckpt": str(Path(ckpt).absolute()) if ckpt else "", "vae": str(Path(vae).absolute()) if vae else "",
                  "data": str(Path(dataset).absolute())},
     )
@@ -322,6 +323,24 @@ def evaluate(run: FinetuneRun) -> float:
         pair = {k: jnp.asarray(v[None]) for k, v in load_pair(file).items()}
         losses.append(float(run.eval_fn(run.state["trainable"], run.frozen, pair, index, run.text)))
     return float(np.mean(losses))
+
+
+def preview_video(run: FinetuneRun) -> np.ndarray:
+    """uint8 [T, H, 3W, 3]: the first held-out clip's H2Rep | the adapted model's sample | the real video,
+    each decoded by the run's VAE (`train.sample_steps` solver steps, guidance to the empty prompt)."""
+    from mimicjax.translate.pipeline import SampleConfig, decode_latents, translate_latents
+    from mimicjax.translate.wan.transformer import WanModel
+    from mimicjax.video import side_by_side
+
+    pair = {k: jnp.asarray(v[None]) for k, v in load_pair(run.held_out[0]).items()}
+    trainable = run.state["trainable"]
+    params = run.frozen
+    if "condition_embedding" in trainable:
+        params = {**run.frozen, "condition_embedding": trainable["condition_embedding"]}
+    model = WanModel(run.model.config, params, trainable["lora"], run.model.lora_scale, run.model.compiler_options)
+    config = SampleConfig(steps=run.config.train.sample_steps, shift=run.config.flow.shift)
+    sample = translate_latents(model, pair["condition"], run.text["prompt"][None], run.text["empty"][None], config)
+    return side_by_side(*(decode_latents(run.vae, latents) for latents in (pair["condition"], sample, pair["target"])))
 
 
 def save_adapter(run: FinetuneRun, run_dir: Path) -> Path:
@@ -401,6 +420,9 @@ def finetune(config: FinetuneConfig, run_dir: str | Path, dataset: str | Path | 
             def after(done: int, metrics: dict):
                 if done % config.train.eval_every == 0 or done == config.train.steps:
                     logger.scalars({"eval/flow_loss": evaluate(run)}, step=done)
+                every = config.train.sample_every
+                if every and run.held_out and (done % every == 0 or done == config.train.steps):
+                    logger.video("eval/preview", preview_video(run), step=done, fps=config.data.fps)
                 if on_iteration is not None:
                     on_iteration(done, metrics)
 

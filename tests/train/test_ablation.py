@@ -23,9 +23,9 @@ BASE = config_lib.apply_overrides(config_lib.load_experiment({str(SMOKE)!r}), [
     "distill.dagger.beta_decay_iterations=1", "distill.dagger.minibatches=2",
     "distill.student_network.actor_hidden_sizes=(16,)"])
 VARIANTS = {{"full": {{}}, "no_symmetry": {{"ppo.symmetry_coef": 0.0}}}}
-GRID = {{"seed": [0, 1]}}
+GRID = {{"seed": [0]}}
 STUDENTS = ["full"]
-BENCHMARK = {{"motions": [{str(PROJECT_ROOT / "data" / "motions" / "wave.npz")!r}], "levels": [0, 2],
+BENCHMARK = {{"motions": [{str(PROJECT_ROOT / "data" / "motions" / "wave.npz")!r}], "levels": [1],
              "random_starts": 0, "retarget_steps": 3}}
 """
 
@@ -42,17 +42,17 @@ def ablated(tmp_path_factory):
 def test_the_ablation_trains_distils_benchmarks_and_reports(ablated):
     _, out = ablated
     index = json.loads((out / "teachers" / "sweep.json").read_text())
-    assert [r["name"] for r in index["runs"]] == ["full,seed=0", "full,seed=1", "no_symmetry,seed=0", "no_symmetry,seed=1"]
-    assert all(r["vmapped"] == 4 for r in index["runs"])  # one program for the four teachers
-    assert sorted(p.name for p in (out / "students").iterdir()) == ["full_student,seed=0", "full_student,seed=1"]
+    assert [r["name"] for r in index["runs"]] == ["full,seed=0", "no_symmetry,seed=0"]
+    assert all(r["vmapped"] == 2 for r in index["runs"])  # one program for the teachers
+    assert [p.name for p in (out / "students").iterdir()] == ["full_student,seed=0"]
     report = json.loads((out / ablation_lib.REPORT_JSON).read_text())
     assert list(report["methods"]) == ["full", "full_student", "no_symmetry"]
-    assert report["levels"] == [0.0, 2.0]
+    assert report["levels"] == [1.0]
     for method in report["methods"].values():
-        assert method["seeds"] == ["seed=0", "seed=1"]
-        for stats in method["levels"]:
-            assert stats["runs"] == 2 and 0 <= stats["success_rate"]["mean"] <= 100
-            assert np.isfinite(stats["keypoint_error"]["ci95"])
+        assert method["seeds"] == ["seed=0"]
+        (stats,) = method["levels"]
+        assert stats["runs"] == 1 and 0 <= stats["success_rate"]["mean"] <= 100
+        assert stats["keypoint_error"]["mean"] > 0 and stats["keypoint_error"]["ci95"] is None  # one seed: no interval
     assert "MPJPE global (mm)" in (out / ablation_lib.REPORT_MD).read_text()
     assert (out / ablation_lib.REPORT_PNG).stat().st_size > 0
 
@@ -68,7 +68,7 @@ def test_a_rerun_trains_nothing_and_the_report_can_be_rebuilt(ablated, monkeypat
         monkeypatch.setattr(name, no_training)
     assert cli.main(["ablation", str(folder / "tiny.py"), "--out", str(out)]) == 0
     assert cli.main(["ablation", str(folder / "tiny.py"), "--out", str(out), "--report-only"]) == 0
-    assert "| full_student | 2 |" in capsys.readouterr().out
+    assert "| full_student | 1 |" in capsys.readouterr().out
 
 
 def test_the_report_is_the_mean_and_student_t_interval_over_seeds(tmp_path):
