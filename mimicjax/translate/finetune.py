@@ -17,7 +17,8 @@ The loop around it is the RL half's (`mimicjax.train.driver.drive`): progress ba
 checkpoints of the full state (trainable weights, optimiser, PRNG key, step) with bit-exact `--resume`,
 TensorBoard + JSONL scalars ("finetune/loss", "finetune/grad_norm", "finetune/learning_rate"), and the
 held-out flow loss ("eval/flow_loss": fixed noise levels and noise on every held-out clip) before the
-first step, every `train.eval_every` steps and after the last. Beside the checkpoints the run directory
+first step, every `train.eval_every` steps and after the last; with `train.sample_every`, a preview video
+of the first held-out clip (H2Rep | sample | real). Beside the checkpoints the run directory
 holds what sampling needs: `lora.safetensors` (the adapter, with the condition embedding and the
 options it was trained with; `translate sample --lora` reads it), `prompt_embedding.npy` and
 `empty_prompt_embedding.npy` (the guidance negative).
