@@ -10,12 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/gpu_translate_check}
 shift || true
-python=${PYTHON:-.venv/bin/python}
-if ! "$python" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" 2>/dev/null; then
-  bash scripts/setup.sh cuda
-  python=.venv/bin/python
-fi
-"$python" -c "import jax; print('devices:', jax.devices())"
+source scripts/gpu_python.sh
 mkdir -p "$out"
 "$python" -m mimicjax.cli bench finetune --config experiments/h2r_ti2v_5b.py --preset wan2.2-ti2v-5b \
   --repeats 3 --json "$out/finetune_5b.json" "$@"

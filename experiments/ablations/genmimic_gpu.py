@@ -17,14 +17,9 @@ BASE = config_lib.apply_overrides(
     config_lib.load_experiment(Path(__file__).resolve().parents[1] / "g1_tracking.py"),
     ["name='genmimic_ablation_gpu'", "train.iterations=10000"],
 )
-UNIFORM = {"end_effector": 1.0, "upper": 1.0, "lower": 1.0}
-VARIANTS = {
-    "full": {},
-    "uniform_keypoints": {"env.rewards.keypoint_group_weights": UNIFORM},
-    "no_symmetry": {"ppo.symmetry_coef": 0.0},
-}
-GRID = {"seed": [0, 1, 2]}
-STUDENTS = ["full"]
+# The same methods, seeds and students as the CPU ablation.
+_CPU = config_lib.load_python_file(Path(__file__).with_name("genmimic_cpu.py"), "ablation")
+VARIANTS, GRID, STUDENTS = _CPU.VARIANTS, _CPU.GRID, _CPU.STUDENTS
 BENCHMARK = {
     "motions": [f"data/motions/{clip}.npz" for clip in ("walk", "wave", "squat", "side_step", "turn", "bow")],
     "levels": [0, 1, 2, 3, 4, 5],
