@@ -25,5 +25,5 @@ CONFIG = FinetuneConfig(
     lora=LoRAConfig(rank=96, alpha=96.0, targets=("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out")),
     optim=OptimConfig(learning_rate=1e-4, warmup_steps=200, grad_accumulation=2),
     flow=FlowConfig(shift=5.0, text_dropout=0.1),
-    train=StepsConfig(steps=20_000, checkpoint_every=500, eval_every=500, eval_sigmas=4),
+    train=StepsConfig(steps=20_000, checkpoint_every=500, eval_every=500, eval_sigmas=4, sample_every=2000),
 )

@@ -25,5 +25,5 @@ CONFIG = FinetuneConfig(
     lora=LoRAConfig(rank=8, alpha=8.0, targets=("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out")),
     optim=OptimConfig(learning_rate=2e-3, warmup_steps=10, grad_accumulation=2),
     flow=FlowConfig(shift=3.0, text_dropout=0.1),
-    train=StepsConfig(steps=1000, checkpoint_every=250, eval_every=100, eval_sigmas=4),
+    train=StepsConfig(steps=1000, checkpoint_every=250, eval_every=100, eval_sigmas=4, sample_every=250),
 )

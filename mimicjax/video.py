@@ -31,8 +31,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 16.0, *, best
     return path
 
 
-def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """(uint8 frames [T, H, W, 3], fps) of a video file."""
+def read_video(path: str | Path, max_frames: int | None = None, max_seconds: float | None = None) -> tuple[np.ndarray, float]:
+    """(uint8 frames [T, H, W, 3], fps) of a video file: its first `max_frames` frames, or those of its first
+    `max_seconds`, where given."""
     import imageio.v2 as imageio
 
     path = Path(path)
@@ -43,6 +44,9 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[np.ndar
         reader = imageio.get_reader(path)
         try:
             fps = float(reader.get_meta_data().get("fps", 16.0))
+            if max_seconds is not None:
+                by_time = int(np.ceil(max_seconds * fps - 1e-9))
+                max_frames = by_time if max_frames is None else min(max_frames, by_time)
             for frame in reader:
                 frame = np.asarray(frame)
                 frames.append(np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame[..., :3])

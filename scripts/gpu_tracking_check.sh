@@ -8,12 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/gpu_check}
 shift || true
-python=${PYTHON:-.venv/bin/python}
-if ! "$python" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" 2>/dev/null; then
-  bash scripts/setup.sh cuda
-  python=.venv/bin/python
-fi
-"$python" -c "import jax; print('devices:', jax.devices())"
+source scripts/gpu_python.sh
 if [ -e "$out/teacher" ]; then
   echo "$out/teacher exists: choose another OUT_DIR (or remove it)" >&2
   exit 2

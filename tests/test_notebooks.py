@@ -83,9 +83,12 @@ def test_reward_ablation_notebook(tmp_path, compile_cache_dir):
     }
     notebook = run_notebook(NOTEBOOKS / "reward_ablation.ipynb", tmp_path, env)
     assert (out / "reward_ablation.png").stat().st_size > 0
-    for label in ("end_effectors_high", "uniform"):
-        assert (out / label / "scalars.jsonl").is_file()
+    index = json.loads((out / "sweep.json").read_text())
+    assert [r["status"] for r in index["runs"]] == ["finished", "finished"]
+    for entry in index["runs"]:
+        assert (out / entry["dir"] / "scalars.jsonl").is_file()
     printed = "".join(
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     )
     assert "saved" in printed and "end_effectors_high" in printed
+    assert "trained as one program: True" in printed

@@ -6,7 +6,8 @@ Two seeds each, on the CI smoke configuration (short runs, small networks); poin
     mimicjax sweep experiments/sweeps/keypoint_weights.py --out runs/sweeps/keypoint_weights
     mimicjax sweep experiments/sweeps/keypoint_weights.py --set train.iterations=50 --set train.num_envs=64
 
-Each point is a run directory with TensorBoard scalars, including the per-group keypoint errors
+The six points differ only in reward weights and seeds, so they train as one vmapped program (one
+compile). Each point is a run directory with TensorBoard scalars, including the per-group keypoint errors
 (env/error/keypoint_end_effector, _upper, _lower); `notebooks/reward_ablation.ipynb` plots them.
 """
 

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "train": ("mimicjax.bench.train", "tracking-env steps/s against raw MJX physics, PPO update and iteration time"),
     "retarget": ("mimicjax.retarget.bench", "batched human-to-robot retargeting frames/s (compile time apart)"),
     "translate": ("mimicjax.translate.bench", "Wan transformer forward tokens/s, Flax against diffusers (+ VAE frames/s)"),
+    "finetune": ("mimicjax.translate.bench_finetune", "one in-context LoRA training step and one sampling step of the Wan translator, random weights"),
     "h2rep": ("mimicjax.translate.h2rep.bench", "H2Rep removal and cue drawing frames/s at 480p, and quality on rendered clips"),
     "robustness": ("mimicjax.eval.robustness", "policies on motion perturbed like generated-video motion, levels 0-5"),
 }

@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impl", default=None, choices=("auto", "jax", "warp", "c"), help="physics backend (default: the config's; c: MuJoCo's C engine, CPU)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls of each function after its warm-up (default 3)")
     parser.add_argument(
+        "--variants", type=int, default=1, metavar="K",
+        help="also time K training variants (seeds; keypoint weighting on and off in turn) as "
+        "one vmapped iteration, against K iterations of single runs (default 1: not measured)",
+    )
+    parser.add_argument(
         "--compile-cache", action="store_true",
         help="let JAX load programs from its persistent compilation cache (compile_s then measures loading)",
     )
@@ -58,8 +63,8 @@ def resolve_config(args: argparse.Namespace):
 
     from mimicjax import config as config_lib
 
-    if args.envs < 1 or args.steps < 1 or args.repeats < 1:
-        raise ValueError("--envs, --steps and --repeats must be positive")
+    if args.envs < 1 or args.steps < 1 or args.repeats < 1 or args.variants < 1:
+        raise ValueError("--envs, --steps, --repeats and --variants must be positive")
     config = config_lib.load_experiment(args.config) if args.config else default_config()
     config = config_lib.apply_overrides(config, args.overrides)
     sim = config.env.sim
@@ -88,7 +93,7 @@ def _run(args: argparse.Namespace, config) -> dict:
 
     library = loop.load_motions(config)
     envs, steps = config.train.num_envs, config.train.rollout_steps
-    bar = progress(total=5, desc="bench train", force=False)
+    bar = progress(total=5 + (args.variants > 1), desc="bench train", force=False)
     bar.set_postfix_str("building envs")
     started = time.perf_counter()
     run_ = loop.build_run(config, library)
@@ -131,9 +136,14 @@ def _run(args: argparse.Namespace, config) -> dict:
         carry=lambda inputs, out: (out[0], out[1]),
     )
     bar.update(1)
-    bar.close()
     update_result.pop("output")
     iteration.pop("output")
+    variants = None
+    if args.variants > 1:
+        bar.set_postfix_str(f"{args.variants} variants")
+        variants = _measure_variants(ablation_variants(config, args.variants), library, args.repeats, iteration)
+        bar.update(1)
+    bar.close()
 
     physics_sps = transitions / physics["seconds_per_call"]
     env_sps = transitions / env_result["seconds_per_call"]
@@ -167,11 +177,13 @@ def _run(args: argparse.Namespace, config) -> dict:
         "iteration_s": iteration["seconds_per_call"],
         "iteration_env_steps_per_s": iteration_sps,
         "rollout_s_estimate": iteration["seconds_per_call"] - update_result["seconds_per_call"],
+        "variants": variants,
         "compile_s": {
             "physics": physics["compile_s"],
             "env": env_result["compile_s"],
             "update": update_result["compile_s"],
             "iteration": iteration["compile_s"],
+            **({"variants": variants["compile_s"]} if variants else {}),
         },
         "backend": jax.default_backend(),
         "device": str(device.device_kind),
@@ -193,6 +205,46 @@ def _run(args: argparse.Namespace, config) -> dict:
 
 
 # ---- the measured functions -------------------------------------------------------------------
+
+
+def ablation_variants(config, count: int) -> list:
+    """`count` configs as a reward ablation has them: seeds `config.seed`, +1, ...; every second one with
+    uniform keypoint weights. (Other varied numbers, e.g. the symmetry coefficient, cost the same.)"""
+    import dataclasses
+
+    from mimicjax import robots as robots_lib
+
+    groups = dict.fromkeys(robots_lib.get(config.env.robot).keypoint_groups)
+    out = []
+    for i in range(count):
+        variant = dataclasses.replace(config, seed=config.seed + i)
+        if i % 2:
+            rewards = dataclasses.replace(config.env.rewards, keypoint_group_weights=tuple((g, 1.0) for g in groups))
+            variant = dataclasses.replace(variant, env=dataclasses.replace(config.env, rewards=rewards))
+        out.append(variant)
+    return out
+
+
+def _measure_variants(configs: list, library, repeats: int, single: dict) -> dict:
+    """One vmapped iteration of `configs`, against `single` (one run's iteration) run once per variant."""
+    from mimicjax.train.variants import build_variants, differing_fields
+
+    variants = build_variants(configs, library)
+    result = _measure(
+        variants.iteration_fn, (variants.train_states, variants.rollout_states, variants.values), repeats,
+        carry=lambda inputs, out: (out[0], out[1], inputs[2]),
+    )
+    result.pop("output")
+    transitions = variants.count * configs[0].train.num_envs * configs[0].train.rollout_steps
+    sequential_s = variants.count * single["seconds_per_call"]
+    return {
+        "count": variants.count,
+        "varied": differing_fields(configs),
+        **result,
+        "env_steps_per_s": transitions / result["seconds_per_call"],
+        "sequential_seconds_per_call": sequential_s,  # the same iterations as `count` single runs
+        "speedup_over_sequential": sequential_s / result["seconds_per_call"],
+    }
 
 
 def random_action_rollout(env_state, rng, *, env, num_steps: int):

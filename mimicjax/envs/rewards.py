@@ -297,22 +297,27 @@ def constants(robot, config: RewardOptions) -> RewardConstants:
 # ------------------------------------------------------------------------------- sum and metrics
 
 
-def weights(config: RewardOptions) -> dict[str, float]:
-    """{term: weight} of every term of `config`."""
-    return {name: float(getattr(config, name)) for name in config.terms}
+def weights(config: RewardOptions, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """{term: weight} of every term of `config`, or of `overrides` where it names the term."""
+    overrides = overrides or {}
+    return {name: overrides[name] if name in overrides else float(getattr(config, name)) for name in config.terms}
 
 
-def compute(state: RewardState, config: RewardOptions, constants: RewardConstants) -> dict[str, jax.Array]:
-    """Raw (unweighted) value of every term of `config`, each with its parameters from `config`."""
+def compute(
+    state: RewardState, config: RewardOptions, constants: RewardConstants, overrides: Mapping[str, Any] | None = None
+) -> dict[str, jax.Array]:
+    """Raw (unweighted) value of every term of `config`, each with its parameters from `config` (or from
+    `overrides`, field name -> value, where it names them)."""
+    overrides = overrides or {}
     return {
-        name: term.function(state, {param: getattr(config, param) for param in term.params}, constants)
+        name: term.function(state, {param: overrides.get(param, getattr(config, param)) for param in term.params}, constants)
         for name, term in config.terms.items()
     }
 
 
-def total(raw: Mapping[str, jax.Array], config: RewardOptions):
+def total(raw: Mapping[str, jax.Array], config: RewardOptions, overrides: Mapping[str, Any] | None = None):
     """Weighted sum and the weighted contributions."""
-    w = weights(config)
+    w = weights(config, overrides)
     weighted = {name: w[name] * raw[name] for name in config.terms}
     return sum(weighted.values()), weighted
 
@@ -323,12 +328,17 @@ def metric_names(config: RewardOptions) -> tuple[str, ...]:
     return ("reward/total",) + tuple(f"reward/{t}" for t in terms) + tuple(f"reward_raw/{t}" for t in terms)
 
 
-def evaluate(state: RewardState, config: RewardOptions, constants: RewardConstants) -> tuple[jax.Array, dict[str, jax.Array]]:
+def evaluate(
+    state: RewardState, config: RewardOptions, constants: RewardConstants, overrides: Mapping[str, Any] | None = None
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The step's reward and its metrics (`metric_names`). A term that is not finite counts 0, so one
-    bad step (e.g. a blown-up simulation, which terminates) cannot poison the sum."""
-    raw = compute(state, config, constants)
+    bad step (e.g. a blown-up simulation, which terminates) cannot poison the sum.
+
+    `overrides` (RewardConfig field name -> value) replaces weights and numeric parameters of `config`;
+    its values may be traced, e.g. one per variant of a vmapped sweep (`mimicjax.rl.variants`)."""
+    raw = compute(state, config, constants, overrides)
     raw = {name: jnp.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0) for name, value in raw.items()}
-    reward, weighted = total(raw, config)
+    reward, weighted = total(raw, config, overrides)
     metrics = {"reward/total": reward}
     metrics.update({f"reward/{t}": weighted[t] for t in config.terms})
     metrics.update({f"reward_raw/{t}": raw[t] for t in config.terms})

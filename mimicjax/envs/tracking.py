@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -140,6 +141,7 @@ class TrackingEnv(Env):
         self.action_scale = f32(robot.action_scale)
         self.keypoint_ids = np.asarray(robot.keypoint_body_ids)
         self.reward_constants = reward_lib.constants(robot, config.rewards)
+        self.reward_overrides = {}  # see `with_reward_overrides`
         self.keypoint_groups = tuple(dict.fromkeys(robot.keypoint_groups))
         self._group_masks = {g: f32([kg == g for kg in robot.keypoint_groups]) for g in self.keypoint_groups}
         self._setup_geoms(mj_model)
@@ -254,6 +256,15 @@ class TrackingEnv(Env):
         function, so that one compiled program serves every library of those shapes."""
         env = copy.copy(self)
         env.library = library
+        return env
+
+    def with_reward_overrides(self, overrides: Mapping[str, Any], keypoint_weights=None) -> "TrackingEnv":
+        """This env with reward weights and parameters from `overrides` (RewardConfig field -> value) and,
+        if given, these (K,) keypoint weights; values may be traced (one per variant of a vmapped sweep)."""
+        env = copy.copy(self)
+        env.reward_overrides = {**self.reward_overrides, **overrides}
+        if keypoint_weights is not None:
+            env.reward_constants = self.reward_constants.replace(keypoint_weights=keypoint_weights)
         return env
 
     def reset_to(self, rng, clip, time) -> State:
@@ -391,7 +402,7 @@ class TrackingEnv(Env):
             self_contacts=sim_lib.self_contacts(sim, data),
             terminated=terminated,
         )
-        reward, metrics = reward_lib.evaluate(reward_state, cfg.rewards, self.reward_constants)
+        reward, metrics = reward_lib.evaluate(reward_state, cfg.rewards, self.reward_constants, self.reward_overrides)
 
         obs, history = self._observe(robot, future, action, params, info["history"], u_noise)
 

@@ -210,3 +210,18 @@ def table(result: dict) -> str:
 
 
 __all__ = ["SPLITS", "episode_mask", "episodes", "error_names", "group_names", "report", "scalars", "summarize", "table"]
+
+
+def mean_and_ci(values, level: float = 0.95) -> tuple[float, float]:
+    """(mean, half-width of its Student-t confidence interval at `level`) of independent runs' values
+    (e.g. one per seed); the half-width is NaN with fewer than two values."""
+    from scipy import stats
+
+    values = np.asarray(values, np.float64).ravel()
+    if values.size == 0:
+        return math.nan, math.nan
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, math.nan
+    sem = values.std(ddof=1) / math.sqrt(values.size)
+    return mean, float(stats.t.ppf(0.5 + level / 2, values.size - 1) * sem)

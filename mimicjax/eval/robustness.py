@@ -109,47 +109,55 @@ def summary_row(result: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
+    return benchmark(args.run_dir, args.motions, parse_levels(args.levels), args.out, seed=args.seed,
+                     random_starts=args.random_starts, retarget_steps=args.retarget_steps,
+                     artefacts=parse_artefacts(args.artefacts))
+
+
+def benchmark(run_dirs, motion_paths, levels, out, seed: int = 0, random_starts: int = 4,
+              retarget_steps: int | None = None, artefacts=None) -> dict:
+    """Every policy of `run_dirs` on the SMPL files `motion_paths` perturbed at each of `levels` (see the
+    module docstring); the results table, also plotted to `out/robustness.png`."""
     from mimicjax.eval.commands import evaluate
     from mimicjax.human import load_human_motion
+    from mimicjax.motion.noise import ARTEFACT_NAMES
     from mimicjax.train.runs import read_run_config
 
-    levels = parse_levels(args.levels)
-    if args.random_starts < 0:
-        raise ValueError(f"--random-starts must be 0 or more, got {args.random_starts}")
-    labels = [policy_label(run_dir) for run_dir in args.run_dir]
+    if random_starts < 0:
+        raise ValueError(f"--random-starts must be 0 or more, got {random_starts}")
+    artefacts = tuple(artefacts or ARTEFACT_NAMES)
+    labels = [policy_label(run_dir) for run_dir in run_dirs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"two --run-dir folders share the name {labels}; their results would collide")
-    robot_names = {read_run_config(run_dir).env.robot for run_dir in args.run_dir}
+    robot_names = {read_run_config(run_dir).env.robot for run_dir in run_dirs}
     if len(robot_names) != 1:
         raise ValueError(f"the policies drive different robots ({sorted(robot_names)}); benchmark one robot at a time")
-    robot = read_run_config(args.run_dir[0]).env.load_robot()
-    artefacts = parse_artefacts(args.artefacts)
-    out = Path(args.out)
+    robot = read_run_config(run_dirs[0]).env.load_robot()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    check_out_dir(out, {"motions": [Path(p).name for p in args.motions], "artefacts": list(artefacts),
-                        "seed": args.seed, "retarget_steps": args.retarget_steps, "random_starts": args.random_starts})
-    motions = [load_human_motion(path) for path in args.motions]
+    check_out_dir(out, {"motions": [Path(p).name for p in motion_paths], "artefacts": list(artefacts),
+                        "seed": seed, "retarget_steps": retarget_steps, "random_starts": random_starts})
+    motions = [load_human_motion(path) for path in motion_paths]
 
     table = {label: [] for label in labels}
     for i, level in enumerate(levels):
         print(f"[robustness] level {level:g} ({i + 1}/{len(levels)})", file=sys.stderr, flush=True)
-        library = level_library(motions, level, args.seed, robot, out, args.retarget_steps, artefacts)
-        for run_dir, label in zip(args.run_dir, labels):
+        library = level_library(motions, level, seed, robot, out, retarget_steps, artefacts)
+        for run_dir, label in zip(run_dirs, labels):
             path = out / f"{label}_level_{level:g}.json"
             if not path.is_file():
-                evaluate(run_dir, motions=library, json_path=path, log=False, random_starts=args.random_starts,
-                         seed=args.seed)
+                evaluate(run_dir, motions=library, json_path=path, log=False, random_starts=random_starts, seed=seed)
             table[label].append({"level": level, **summary_row(json.loads(path.read_text()))})
     plot_robustness(table, out / "robustness.png")
     return {
         "benchmark": "robustness",
         "robot": robot.name,
-        "clips": [Path(p).stem for p in args.motions],
-        "levels": levels,
+        "clips": [Path(p).stem for p in motion_paths],
+        "levels": list(levels),
         "artefacts": list(artefacts),
-        "seed": args.seed,
-        "random_starts": args.random_starts,
-        "policies": {label: str(run_dir) for label, run_dir in zip(labels, args.run_dir)},
+        "seed": seed,
+        "random_starts": random_starts,
+        "policies": {label: str(run_dir) for label, run_dir in zip(labels, run_dirs)},
         "results": table,
         "plot": str(out / "robustness.png"),
     }

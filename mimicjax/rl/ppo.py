@@ -277,18 +277,30 @@ def _flatten_time(x: jax.Array) -> jax.Array:
     return x.reshape((-1,) + x.shape[2:])
 
 
+# The PPOConfig fields that may be given as (traced) arrays in `overrides`: they enter the update only
+# as numbers, never as structure, so one compiled update serves every value (a vmapped sweep).
+OVERRIDABLE = ("learning_rate", "symmetry_coef", "entropy_coef")
+
+
 def ppo_update(
     train_state: TrainState,
     rollout: Rollout,
     config: PPOConfig,
     symmetry: Symmetry | None = None,
+    overrides: dict[str, jax.Array] | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One PPO update on `rollout`: GAE, normaliser refresh, `epochs` passes of shuffled minibatches.
 
     `symmetry` (the env's mirrors) is needed for a positive `symmetry_coef` or `mirror_augmentation`;
     when given, the symmetry loss is always computed and reported, as a metric only if its coefficient
-    is 0. Returns the new state and scalar metrics averaged over all minibatch steps.
+    is 0. `overrides` gives values of the `OVERRIDABLE` fields that replace `config`'s; the structure
+    still follows `config` (its `symmetry_coef` must then be positive for an overridden one to have a
+    gradient). Returns the new state and scalar metrics averaged over all minibatch steps.
     """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(OVERRIDABLE))
+    if unknown:
+        raise ValueError(f"ppo_update cannot override {unknown}; only {list(OVERRIDABLE)}")
     if config.needs_symmetry and symmetry is None:
         raise ValueError(
             "PPOConfig asks for symmetry (symmetry_coef > 0 or mirror_augmentation) but no Symmetry was "
@@ -341,7 +353,7 @@ def ppo_update(
             nets.log_prob(start_mean[half:], start_log_std[half:], samples["action"][half:]))
     samples = jax.lax.stop_gradient(samples)
 
-    loss_fn = functools.partial(_loss, train_state=train_state, config=config, symmetry=symmetry)
+    loss_fn = functools.partial(_loss, train_state=train_state, config=config, symmetry=symmetry, overrides=overrides)
     optimizer = make_optimizer(config)
     minibatch_size = num_samples // config.minibatches
 
@@ -351,7 +363,7 @@ def ppo_update(
         if config.adaptive_lr:
             learning_rate = adapt_learning_rate(learning_rate, metrics["approx_kl"], config)
         else:  # a fixed rate is the config's, also when resuming with a changed config
-            learning_rate = jnp.asarray(config.learning_rate, jnp.float32)
+            learning_rate = jnp.asarray(overrides.get("learning_rate", config.learning_rate), jnp.float32)
         opt_state = _with_learning_rate(opt_state, learning_rate)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -385,7 +397,7 @@ def ppo_update(
     return new_state, metrics
 
 
-def _loss(params, minibatch, *, train_state: TrainState, config: PPOConfig, symmetry: Symmetry | None):
+def _loss(params, minibatch, *, train_state: TrainState, config: PPOConfig, symmetry: Symmetry | None, overrides: dict):
     mean, log_std = action_distribution(train_state, minibatch["actor_obs"], params)
     log_prob = nets.log_prob(mean, log_std, minibatch["action"])
     ratio = jnp.exp(log_prob - minibatch["old_log_prob"])
@@ -402,7 +414,8 @@ def _loss(params, minibatch, *, train_state: TrainState, config: PPOConfig, symm
     value_loss = jnp.mean(value_error)
 
     entropy = jnp.mean(nets.entropy(log_std))
-    total = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+    entropy_coef = overrides.get("entropy_coef", config.entropy_coef)
+    total = policy_loss + config.value_coef * value_loss - entropy_coef * entropy
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
@@ -423,7 +436,7 @@ def _loss(params, minibatch, *, train_state: TrainState, config: PPOConfig, symm
         sym_loss = symmetry_loss(mean, mirrored_mean, symmetry.action)
         metrics["symmetry_loss"] = sym_loss
         if config.symmetry_coef > 0:
-            total = total + config.symmetry_coef * sym_loss
+            total = total + overrides.get("symmetry_coef", config.symmetry_coef) * sym_loss
     metrics = jax.lax.stop_gradient(metrics)
     metrics["total_loss"] = jax.lax.stop_gradient(total)
     return total, metrics

@@ -237,10 +237,11 @@ def ppo_iteration(
     config: PPOConfig,
     num_steps: int,
     symmetry: Symmetry | None = None,
+    ppo_overrides: dict[str, jax.Array] | None = None,
 ) -> tuple[TrainState, RolloutState, dict[str, jax.Array]]:
-    """Rollout, then PPO update. PPO metrics are named "ppo/<name>"."""
+    """Rollout, then PPO update. PPO metrics are named "ppo/<name>". `ppo_overrides`: see `ppo.ppo_update`."""
     train_state, rollout_state, rollout, metrics = collect_rollout(env, train_state, rollout_state, num_steps)
-    train_state, update_metrics = ppo.ppo_update(train_state, rollout, config, symmetry)
+    train_state, update_metrics = ppo.ppo_update(train_state, rollout, config, symmetry, ppo_overrides)
     metrics.update({f"ppo/{name}": value for name, value in update_metrics.items()})
     return train_state, rollout_state, metrics
 

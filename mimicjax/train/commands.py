@@ -34,7 +34,29 @@ def register(subparsers) -> None:
     sweep.add_argument("--out", default=None, metavar="DIR", help="parent of the run directories (default runs/sweeps/NAME)")
     sweep.add_argument("--motions", default=None, metavar="LIB.npz")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sweep.add_argument(
+        "--sequential", action="store_true",
+        help="train the points one after another even where they could share one vmapped program "
+        "(by default points that differ only in seeds, reward weights/parameters and PPO coefficients do)",
+    )
     sweep.set_defaults(func=_lazy("mimicjax.train.sweep", "sweep_command"))
+
+    ablation = subparsers.add_parser(
+        "ablation",
+        help="GenMimic's ablations: train the variants x seeds, distil, benchmark on perturbed motion, report with CIs",
+        description="Train every variant x seed of an ablation file (experiments/ablations/NAME.py; one vmapped program "
+        "where the variants allow), distil the students it names, benchmark every policy on motion perturbed like "
+        "generated-video motion, and report success and MPJPE per method and level with 95%% confidence intervals "
+        "over seeds. Rerunning continues where it stopped.",
+    )
+    ablation.add_argument("ablation_file", metavar="ABLATION.py")
+    ablation.add_argument("--out", required=True, metavar="DIR", help="teachers/, students/, robustness/ and the report")
+    ablation.add_argument("--motions", default=None, metavar="LIB.npz", help="the training motion library")
+    ablation.add_argument("--benchmark-motions", nargs="+", default=None, metavar="SMPL",
+                          help="SMPL files to benchmark on instead of the file's BENCHMARK motions")
+    ablation.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ablation.add_argument("--report-only", action="store_true", help="only rebuild the report from the results in DIR")
+    ablation.set_defaults(func=_lazy("mimicjax.train.ablation", "ablation_command"))
 
     plot = subparsers.add_parser(
         "plot",

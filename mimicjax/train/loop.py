@@ -72,7 +72,6 @@ def build_run(config: ExperimentConfig, library) -> Run:
     """Env, networks, jitted iteration and fresh states, with envs sharded over all local devices."""
     from mimicjax import distributed
     from mimicjax.rl import networks as nets
-    from mimicjax.rl import ppo
     from mimicjax.rl import rollout as rollout_lib
     from mimicjax.rl.symmetry import Symmetry
 
@@ -85,12 +84,21 @@ def build_run(config: ExperimentConfig, library) -> Run:
     env = TrackingEnv(config.env, library)
     networks = nets.make_actor_critic(env.observation_size, env.action_size, config.network)
     symmetry = Symmetry.from_env(env)
-    init_rng, env_rng = jax.random.split(jax.random.key(config.seed))
-    train_state = jax.device_put(ppo.init_train_state(init_rng, networks, config.ppo), distributed.replicated(mesh))
-    rollout_state = rollout_lib.init_rollout_state(env, env_rng, config.train.num_envs)
+    train_state, rollout_state = initial_states(config, env, networks)
+    train_state = jax.device_put(train_state, distributed.replicated(mesh))
     rollout_state = rollout_lib.shard_rollout_state(rollout_state, mesh)
     iteration_fn = rollout_lib.make_ppo_iteration(env, config.ppo, config.train.rollout_steps, symmetry)
     return Run(config, env, mesh, iteration_fn, train_state, rollout_state)
+
+
+def initial_states(config: ExperimentConfig, env: TrackingEnv, networks):
+    """(train state, rollout state) of a fresh run of `config`: both drawn from `config.seed`."""
+    from mimicjax.rl import ppo
+    from mimicjax.rl import rollout as rollout_lib
+
+    init_rng, env_rng = jax.random.split(jax.random.key(config.seed))
+    train_state = ppo.init_train_state(init_rng, networks, config.ppo)
+    return train_state, rollout_lib.init_rollout_state(env, env_rng, config.train.num_envs)
 
 
 def checkpoint_state(run: Run) -> dict:

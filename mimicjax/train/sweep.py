@@ -13,6 +13,12 @@ A sweep file is a Python file that defines
     }
     NAME = "keypoint_weights"     # optional; default: the file's name
 
+or, for points that are not a product (an ablation), named VARIANTS, each a dict of overrides, crossed
+with the GRID (which may then be empty or hold only e.g. the seeds):
+
+    VARIANTS = {"full": {}, "no_symmetry": {"ppo.symmetry_coef": 0.0}}
+    GRID = {"seed": [0, 1, 2]}    # -> full,seed=0 ... no_symmetry,seed=2
+
 Values are Python literals, checked against the config field like `--set` overrides; a dict stands for
 a tuple of (key, value) pairs (the form of `rewards.keypoint_group_weights`). Every point is trained
 with `mimicjax.train.loop.train` in `OUT/<name>`, where the name spells out the point's overrides
@@ -23,13 +29,15 @@ The sweep is resumable: a point whose directory holds a finished run (a checkpoi
 `train.iterations`) is skipped, an unfinished one is resumed from its latest checkpoint, and a run
 directory made from a different configuration is an error rather than being overwritten.
 
-Points run one after another. Each is a complete training run with its own logs, checkpoints, NaN guard
-and resume; running several seeds as one vmapped program would need a multi-run training loop, which
-the project does not have. Compiles are what make small sweeps slow, and JAX's persistent compilation
-cache (which mimicjax turns on at import; see `mimicjax._runtime_env`) removes most of them: points that
-differ only in `seed` (or in anything else that leaves the compiled program unchanged) compile once.
-Where no cache is configured, the sweep keeps one in `OUT/.jax_cache`; `MIMICJAX_COMPILATION_CACHE=0`
-turns both off.
+Points that differ only in what `mimicjax.train.variants` can vary (seeds, reward weights and numeric
+reward parameters, keypoint weights, PPO's learning rate and symmetry and entropy coefficients) train
+together as one vmapped program: one compile, the device shared, one run directory per point all the
+same (each an ordinary run: logs, checkpoints, NaN guard, resume). Any other difference (or `sequential`,
+`--sequential`) trains the points one after another, each a complete run of its own. There, compiles are
+what make small sweeps slow, and JAX's persistent compilation cache (which mimicjax turns on at import;
+see `mimicjax._runtime_env`) removes most of them: points that leave the compiled program unchanged
+compile once. Where no cache is configured, the sweep keeps one in `OUT/.jax_cache`;
+`MIMICJAX_COMPILATION_CACHE=0` turns both off.
 """
 
 from __future__ import annotations
@@ -93,7 +101,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = (), mo
         raise ConfigError(f"{path} must define BASE (an experiment file or ExperimentConfig) and GRID (a dict)")
     base = _resolve_base(module.BASE, path)
     name = getattr(module, "NAME", None) or path.stem
-    return make_sweep(base, module.GRID, name=name, path=path, overrides=overrides, motions=motions)
+    return make_sweep(base, module.GRID, name=name, path=path, overrides=overrides, motions=motions,
+                      variants=getattr(module, "VARIANTS", None))
 
 
 def make_sweep(
@@ -103,21 +112,28 @@ def make_sweep(
     path: Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     motions: str | None = None,
+    variants: dict | None = None,
 ) -> Sweep:
-    """The sweep of `grid` over `base` (see the module docstring for the grid's form)."""
+    """The sweep of `grid` over `base`, crossed with the named `variants` if given (see the module
+    docstring for their form)."""
     where = str(path) if path else "the sweep"
     base = config_lib.apply_overrides(base, list(overrides))
     if motions:
         base = dataclasses.replace(base, motions=dataclasses.replace(base.motions, library=str(motions)))
     grid = _check_grid(grid, where)
+    named = _check_variants(variants, where) if variants is not None else {"": {}}
     labels = _labels(list(grid))
     points, names = [], []
-    for values in itertools.product(*grid.values()):
-        point = dict(zip(grid, values))
+    for (variant, changes), values in itertools.product(named.items(), itertools.product(*grid.values())):
+        point = {**changes, **dict(zip(grid, values))}
         config = base
         for key, value in point.items():
             config = _override(config, key, value, where)
-        names.append(",".join(f"{labels[key]}={_value_text(value)}" for key, value in point.items()) or "base")
+        name_parts = [variant] if variant else []
+        name_parts += [f"{labels[key]}={_value_text(value)}" for key, value in zip(grid, values)]
+        names.append(",".join(name_parts) or "base")
+        if variant:
+            point = {"variant": variant, **point}
         points.append((point, config))
     names = _unique_names(names, [p for p, _ in points])
     return Sweep(
@@ -139,6 +155,20 @@ def _resolve_base(base, sweep_path: Path) -> ExperimentConfig:
                 return config_lib.load_experiment(candidate)
         raise ConfigError(f"{sweep_path}: BASE experiment file {str(base)!r} not found (looked at {', '.join(map(str, candidates))})")
     raise ConfigError(f"{sweep_path}: BASE must be an ExperimentConfig or a path to an experiment file, got {type(base).__name__}")
+
+
+def _check_variants(variants, where: str) -> dict[str, dict]:
+    if not isinstance(variants, dict) or not variants:
+        raise ConfigError(f"{where}: VARIANTS must be a non-empty dict of names to dicts of overrides "
+                          "(dotted config path -> value)")
+    checked = {}
+    for name, changes in variants.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+            raise ConfigError(f"{where}: VARIANTS names must be letters, digits and _.+- (a folder name), got {name!r}")
+        if not isinstance(changes, dict) or not all(isinstance(k, str) and k for k in changes):
+            raise ConfigError(f"{where}: VARIANTS[{name!r}] must be a dict of dotted config paths to values, got {changes!r}")
+        checked[name] = {key: config_lib.as_literal(value) for key, value in changes.items()}
+    return checked
 
 
 def _check_grid(grid, where: str) -> dict[str, list]:
@@ -246,10 +276,12 @@ def run_sweep(
     compile_cache: bool = True,
     show_progress: bool = True,
     library=None,
+    sequential: bool = False,
 ) -> dict:
     """Train every point of `sweep` under `out`; returns the index (also written to `out/sweep.json`).
 
-    Finished points are skipped, unfinished ones resumed. A point that fails is recorded as "failed"
+    Finished points are skipped, unfinished ones resumed. The points left train as one vmapped program
+    when they may (`vmapped_points`) unless `sequential`. A point that fails is recorded as "failed"
     with its error and the sweep goes on; `SweepFailed` is raised at the end if any failed.
     """
     from mimicjax.io_utils import atomic_write_text
@@ -301,8 +333,14 @@ def run_sweep(
     failures = []
     cache_dir = out / CACHE_DIR if compile_cache else None
     todo = list(zip(sweep.points, index["runs"]))
-    bar = run_log.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
+    together = [] if sequential else vmapped_points(sweep.points, out)
     with compilation_cache(cache_dir):
+        if together:
+            names = {point.name for point in together}
+            group = [(point, entry) for point, entry in todo if point.name in names]
+            todo = [(point, entry) for point, entry in todo if point.name not in names]
+            failures += _train_together(sweep, group, out, write_index, library_for(together[0].config), show_progress)
+        bar = run_log.progress(todo, desc=f"sweep {sweep.name}") if show_progress else todo
         for point, entry in bar:
             run_dir = out / point.name
             done = finished_iterations(run_dir)
@@ -331,12 +369,65 @@ def run_sweep(
                 entry.update(status="interrupted", seconds=time.perf_counter() - started)
                 write_index()
                 raise
-            entry.update(status="finished", seconds=time.perf_counter() - started, final=_final_scalars(run_dir))
+            finished = finished_iterations(run_dir) >= point.config.train.iterations  # else train.max_minutes stopped it
+            entry.update(status="finished" if finished else "stopped", seconds=time.perf_counter() - started,
+                         final=_final_scalars(run_dir))
             write_index()
     if failures:
         names = ", ".join(name for name, _ in failures)
         raise SweepFailed(f"{len(failures)} of {len(sweep.points)} sweep points failed ({names}); see {index_path}")
     return index
+
+
+def vmapped_points(points, out: Path) -> list[Point]:
+    """The points still to train, if there are at least two, all stand at the same iteration, and may
+    share one vmapped program (`mimicjax.train.variants.check_variants`); else []."""
+    from mimicjax.train import variants
+
+    left = [p for p in points if finished_iterations(out / p.name) < p.config.train.iterations]
+    if len(left) < 2 or len({finished_iterations(out / p.name) for p in left}) != 1:
+        return []
+    try:
+        variants.check_variants([p.config for p in left])
+    except variants.NotVmappable:
+        return []
+    return left
+
+
+def _train_together(sweep: Sweep, group, out: Path, write_index, library, show_progress: bool) -> list:
+    """Train the points of `group` ((point, index entry) pairs) as one vmapped program; the failures."""
+    from mimicjax.train import variants
+
+    points = [point for point, _ in group]
+    _say(f"sweep {sweep.name}: {len(points)} runs as one vmapped program")
+    for _, entry in group:
+        entry["status"] = "running"
+        entry["vmapped"] = len(points)
+        entry.pop("error", None)
+    write_index()
+    started = time.perf_counter()
+    try:
+        variants.train_variants(
+            [p.config for p in points], [out / p.name for p in points],
+            resume=finished_iterations(out / points[0].name) > 0, library=library, show_progress=show_progress,
+        )
+    except Exception as error:
+        for _, entry in group:
+            entry.update(status="failed", error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - started)
+        write_index()
+        _say(f"sweep {sweep.name}: the vmapped runs failed: {error}")
+        return [(point.name, error) for point in points]
+    except BaseException:
+        for _, entry in group:
+            entry.update(status="interrupted", seconds=time.perf_counter() - started)
+        write_index()
+        raise
+    seconds = time.perf_counter() - started
+    for point, entry in group:
+        finished = finished_iterations(out / point.name) >= point.config.train.iterations
+        entry.update(status="finished" if finished else "stopped", seconds=seconds, final=_final_scalars(out / point.name))
+    write_index()
+    return []
 
 
 def _say(message: str) -> None:
@@ -401,7 +492,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file, args.overrides, args.motions)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
     print(f"sweep {sweep.name}: {len(sweep.points)} runs in {out}", file=sys.stderr)
-    index = run_sweep(sweep, out)
+    index = run_sweep(sweep, out, sequential=args.sequential)
     width = max(len(r["name"]) for r in index["runs"])
     for entry in index["runs"]:
         reward = entry.get("final", {}).get("reward/mean")

@@ -46,7 +46,11 @@ def register(subparsers) -> None:
     sample.add_argument("--lora", metavar="FILE", default=None,
                         help="LoRA adapter safetensors (with its condition embedding when `translate finetune` saved one)")
     add_sampler_arguments(sample, shift=5.0)
-    sample.add_argument("--max-frames", type=int, default=81, help="read at most this many frames")
+    sample.add_argument("--max-frames", type=int, default=81, help="sample at most this many frames (1 + 4k)")
+    sample.add_argument("--size", default=None, metavar="WxH",
+                        help="resize the video to this grid (scaled to cover, centre-cropped; multiples of the VAE's "
+                        "compression x the patch, e.g. 1280x704 for TI2V-5B); default: its own size rounded down")
+    sample.add_argument("--fps", type=float, default=None, help="resample the video to this frame rate (default: its own)")
     sample.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="transformer compute dtype")
     sample.set_defaults(func=_sample)
 
@@ -251,7 +255,8 @@ def _sample(args: argparse.Namespace) -> int:
     import time
 
     from mimicjax.translate.pipeline import translate_video, with_adapter
-    from mimicjax.video import read_video, write_video
+    from mimicjax.translate.translator import requested_grid
+    from mimicjax.video import fit_video, read_video, write_video
     from mimicjax.translate.wan.convert import load_checkpoint
     from mimicjax.translate.wan.transformer import WanModel
     from mimicjax.translate.wan.vae import load_diffusers_vae
@@ -263,10 +268,17 @@ def _sample(args: argparse.Namespace) -> int:
         model = with_adapter(model, args.lora)
     vae = load_diffusers_vae(args.vae)
     text, negative = prompt_embeddings_from_args(args, config.text_dim)
-    frames, fps = read_video(args.condition, max_frames=args.max_frames)
+    if args.fps:  # the seconds that `--max-frames` frames at --fps span
+        frames, fps = read_video(args.condition, max_seconds=(args.max_frames + 1) / args.fps)
+    else:
+        frames, fps = read_video(args.condition, max_frames=args.max_frames)
+    multiple = vae.config.spatial_factor * config.patch_size[1]
+    grid = requested_grid(frames.shape[2], frames.shape[1], len(frames), fps, args.max_frames, multiple,
+                          size=parse_size(args.size) if args.size else None, target_fps=args.fps)
+    frames = fit_video(frames, fps, width=grid.width, height=grid.height, num_frames=grid.frames, target_fps=grid.fps)
     sample_config = sample_config_from_args(args)
     video = translate_video(model, vae, frames, text, negative if args.guidance != 1.0 else None, sample_config)
-    write_video(args.out, video, fps=fps)
+    write_video(args.out, video, fps=grid.fps)
     print(f"wrote {args.out} ({video.shape[0]} frames {video.shape[2]}x{video.shape[1]}) in "
           f"{time.perf_counter() - start:.1f}s", file=sys.stderr)
     return 0

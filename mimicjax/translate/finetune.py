@@ -17,7 +17,8 @@ The loop around it is the RL half's (`mimicjax.train.driver.drive`): progress ba
 checkpoints of the full state (trainable weights, optimiser, PRNG key, step) with bit-exact `--resume`,
 TensorBoard + JSONL scalars ("finetune/loss", "finetune/grad_norm", "finetune/learning_rate"), and the
 held-out flow loss ("eval/flow_loss": fixed noise levels and noise on every held-out clip) before the
-first step, every `train.eval_every` steps and after the last. Beside the checkpoints the run directory
+first step, every `train.eval_every` steps and after the last; with `train.sample_every`, a preview video
+of the first held-out clip (H2Rep | sample | real). Beside the checkpoints the run directory
 holds what sampling needs: `lora.safetensors` (the adapter, with the condition embedding and the
 options it was trained with; `translate sample --lora` reads it), `prompt_embedding.npy` and
 `empty_prompt_embedding.npy` (the guidance negative).
@@ -61,6 +62,7 @@ class FinetuneRun:
     step_fn: Any
     eval_fn: Any
     sources: dict
+    vae: Any = None  # WanVAE: decodes the preview videos
 
 
 # ---- the optimiser and the trainable parts ----------------------------------------------------------
@@ -242,6 +244,39 @@ def prepare_data(config: FinetuneConfig, dataset: str | Path, vae_path: str | No
     return [files[n] for n in train], [files[n] for n in held_out], vae
 
 
+@dataclasses.dataclass
+class Trainer:
+    """The model, its frozen weights on the mesh, a fresh training state and the jitted step and held-out loss."""
+
+    model: Any
+    frozen: Any
+    state: dict
+    mesh: Any
+    step_fn: Any  # (state, frozen, batch, text) -> (state, metrics)
+    eval_fn: Any  # (trainable, frozen, pair, clip_index, text) -> loss
+
+
+def build_trainer(config: FinetuneConfig, wan_config, params, compiler_options=None) -> Trainer:
+    """Everything a fine-tuning step needs but the data (the benchmark runs it on random latents)."""
+    from mimicjax import distributed
+    from mimicjax.translate.wan.sharding import make_translate_mesh, shard_params
+    from mimicjax.translate.wan.transformer import WanModel
+
+    mesh = make_translate_mesh(*config.train.mesh)
+    model = WanModel(wan_config, None, lora_scale=config.lora.scale, compiler_options=compiler_options)
+    frozen = shard_params(params, mesh)
+    optimizer = make_optimizer(config.optim)
+    init_rng, run_rng = jax.random.split(jax.random.key(config.seed))
+    trainable = init_trainable(frozen, config, init_rng)
+    state = jax.device_put({"trainable": trainable, "opt_state": optimizer.init(trainable), "rng": run_rng,
+                            "step": jnp.zeros((), jnp.int32)}, distributed.replicated(mesh))
+    options = dict(compiler_options or {}) or None
+    step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer, config=config),
+                      compiler_options=options)
+    eval_fn = jax.jit(functools.partial(held_out_loss, model=model, config=config), compiler_options=options)
+    return Trainer(model, frozen, state, mesh, step_fn, eval_fn)
+
+
 def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | None = None, vae: str | None = None,
                    text: dict | None = None, text_sources: dict | None = None, compiler_options=None,
                    show_progress: bool = True) -> FinetuneRun:
@@ -251,8 +286,6 @@ def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | N
     from mimicjax import distributed
     from mimicjax.translate import finetune_data as data_lib
     from mimicjax.translate.finetune_data import prompt_embeddings
-    from mimicjax.translate.wan.sharding import make_translate_mesh, shard_params
-    from mimicjax.translate.wan.transformer import WanModel
 
     wan_config, params = base_transformer(config, ckpt)
     train_files, held_out, vae_model = prepare_data(config, dataset, vae, compiler_options, show_progress)
@@ -263,24 +296,13 @@ def build_finetune(config: FinetuneConfig, dataset: str | Path, *, ckpt: str | N
             cache_dir=Path(dataset) / data_lib.CACHE_FOLDER / "prompts", random_tokens=config.data.random_text_tokens)
         print(f"prompt embeddings: {source}", flush=True)
         text = {"prompt": prompt, "empty": empty}
-    mesh = make_translate_mesh(*config.train.mesh)
-    replicated = distributed.replicated(mesh)
-    model = WanModel(wan_config, None, lora_scale=config.lora.scale, compiler_options=compiler_options)
-    frozen = shard_params(params, mesh)
-    optimizer = make_optimizer(config.optim)
-    init_rng, run_rng = jax.random.split(jax.random.key(config.seed))
-    trainable = init_trainable(frozen, config, init_rng)
-    state = jax.device_put({"trainable": trainable, "opt_state": optimizer.init(trainable), "rng": run_rng,
-                            "step": jnp.zeros((), jnp.int32)}, replicated)
-    options = dict(compiler_options or {}) or None
-    step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer, config=config),
-                      compiler_options=options)
-    eval_fn = jax.jit(functools.partial(held_out_loss, model=model, config=config), compiler_options=options)
+    trainer = build_trainer(config, wan_config, params, compiler_options)
+    replicated = distributed.replicated(trainer.mesh)
     return FinetuneRun(
-        config=config, model=model, frozen=frozen, state=state,
+        config=config, model=trainer.model, frozen=trainer.frozen, state=trainer.state,
         text={k: jax.device_put(jnp.asarray(v, jnp.float32), replicated) for k, v in text.items()},
         train_data=LatentBatches(tuple(train_files), config.data.batch_size, config.seed),
-        held_out=tuple(held_out), mesh=mesh, step_fn=step_fn, eval_fn=eval_fn,
+        held_out=tuple(held_out), mesh=trainer.mesh, step_fn=trainer.step_fn, eval_fn=trainer.eval_fn, vae=vae_model,
         sources={"ckpt": str(Path(ckpt).absolute()) if ckpt else "", "vae": str(Path(vae).absolute()) if vae else "",
                  "data": str(Path(dataset).absolute())},
     )
@@ -302,6 +324,24 @@ def evaluate(run: FinetuneRun) -> float:
         pair = {k: jnp.asarray(v[None]) for k, v in load_pair(file).items()}
         losses.append(float(run.eval_fn(run.state["trainable"], run.frozen, pair, index, run.text)))
     return float(np.mean(losses))
+
+
+def preview_video(run: FinetuneRun) -> np.ndarray:
+    """uint8 [T, H, 3W, 3]: the first held-out clip's H2Rep | the adapted model's sample | the real video,
+    each decoded by the run's VAE (`train.sample_steps` solver steps, guidance to the empty prompt)."""
+    from mimicjax.translate.pipeline import SampleConfig, decode_latents, translate_latents
+    from mimicjax.translate.wan.transformer import WanModel
+    from mimicjax.video import side_by_side
+
+    pair = {k: jnp.asarray(v[None]) for k, v in load_pair(run.held_out[0]).items()}
+    trainable = run.state["trainable"]
+    params = run.frozen
+    if "condition_embedding" in trainable:
+        params = {**run.frozen, "condition_embedding": trainable["condition_embedding"]}
+    model = WanModel(run.model.config, params, trainable["lora"], run.model.lora_scale, run.model.compiler_options)
+    config = SampleConfig(steps=run.config.train.sample_steps, shift=run.config.flow.shift)
+    sample = translate_latents(model, pair["condition"], run.text["prompt"][None], run.text["empty"][None], config)
+    return side_by_side(*(decode_latents(run.vae, latents) for latents in (pair["condition"], sample, pair["target"])))
 
 
 def save_adapter(run: FinetuneRun, run_dir: Path) -> Path:
@@ -381,6 +421,9 @@ def finetune(config: FinetuneConfig, run_dir: str | Path, dataset: str | Path | 
             def after(done: int, metrics: dict):
                 if done % config.train.eval_every == 0 or done == config.train.steps:
                     logger.scalars({"eval/flow_loss": evaluate(run)}, step=done)
+                every = config.train.sample_every
+                if every and run.held_out and (done % every == 0 or done == config.train.steps):
+                    logger.video("eval/preview", preview_video(run), step=done, fps=config.data.fps)
                 if on_iteration is not None:
                     on_iteration(done, metrics)
 

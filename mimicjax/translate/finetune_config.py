@@ -116,12 +116,18 @@ class StepsConfig:
     log_every: int = 1
     eval_every: int = 100  # the held-out flow loss (also before the first step and after the last)
     eval_sigmas: int = 4  # noise levels per held-out clip (fixed, with fixed noise: comparable across steps)
+    # A preview video in TensorBoard (and `videos/` in the run) every this many steps: the first held-out
+    # clip's H2Rep | the fine-tuned model's sample | the real video, decoded; 0: none.
+    sample_every: int = 0
+    sample_steps: int = 10  # solver steps of the preview's sampler (with guidance, the training shift)
     max_minutes: float = 0.0  # stop with a checkpoint after this much wall time; 0: no limit
     mesh: tuple[int, int, int] = (-1, 1, 1)  # devices along (data, fsdp, tensor); -1: the rest
 
     def __post_init__(self):
         check_counts(self, "train", ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",
-                                     "eval_sigmas"))
+                                     "eval_sigmas", "sample_steps"))
+        if self.sample_every < 0:
+            raise ConfigError(f"train.sample_every must be 0 (no preview videos) or a number of steps, got {self.sample_every}")
         if not (self.max_minutes >= 0 and math.isfinite(self.max_minutes)):
             raise ConfigError(f"train.max_minutes must be a finite number >= 0 (0: no limit), got {self.max_minutes}")
 

@@ -188,9 +188,26 @@ def video_grid(translator: Translator, width: int, height: int, count: int, fps:
         g = translator.grid
         return Grid(g.width, g.height, frames_that_fit(count, fps, g.fps, g.frames), g.fps)
     multiple = translator.vae.config.spatial_factor * translator.model.config.patch_size[1]
-    if width < multiple or height < multiple:
-        raise ValueError(f"the video is {width}x{height}, smaller than one {multiple}x{multiple} latent patch")
-    return Grid(width - width % multiple, height - height % multiple, frames_that_fit(count, fps, fps, max_frames), fps)
+    return requested_grid(width, height, count, fps, max_frames, multiple)
+
+
+def requested_grid(width: int, height: int, count: int, fps: float, max_frames: int, multiple: int,
+                   size: tuple[int, int] | None = None, target_fps: float | None = None) -> Grid:
+    """The grid for a `count`-frame `width` x `height` video at `fps`: `size` (width, height; multiples of
+    `multiple`, the VAE's compression times the patch) and `target_fps` where given, else the video's own
+    size rounded down to `multiple` and its own rate."""
+    if size is None:
+        if width < multiple or height < multiple:
+            raise ValueError(f"the video is {width}x{height}, smaller than one {multiple}x{multiple} latent patch")
+        size = (width - width % multiple, height - height % multiple)
+    elif size[0] % multiple or size[1] % multiple:
+        raise ValueError(f"--size must be multiples of {multiple} (the VAE's compression times the patch), got "
+                         f"{size[0]}x{size[1]}")
+    target_fps = target_fps or fps
+    frames = frames_that_fit(count, fps, target_fps, max_frames)
+    if frames < 1:
+        raise ValueError(f"the video ({count} frames at {fps:g} fps) gives no frame at {target_fps:g} fps")
+    return Grid(size[0], size[1], frames, target_fps)
 
 
 def translate_human_video(video: str | Path, prepare_kwargs: dict, translator: Translator, sample_config) -> dict:

@@ -148,6 +148,20 @@ def test_total_is_the_weighted_sum_of_all_terms():
     assert float(total) == pytest.approx(sum(R.weights(config).values()) - config.keypoint, rel=1e-6)
 
 
+def test_overrides_act_as_the_config_fields_they_name_even_when_traced():
+    """A vmapped sweep passes weights and parameters as traced overrides instead of config fields."""
+    state, constants = _reward_state(), _constants()
+    state = state.replace(keypoint_pos=state.keypoint_pos + 0.05, action=state.action + 0.1)
+    changed = dataclasses.replace(R.RewardConfig(), keypoint=3.0, keypoint_sigma=0.2, action_rate=-0.5)
+    expected, expected_metrics = R.evaluate(state, changed, constants)
+    overrides = {"keypoint": 3.0, "keypoint_sigma": 0.2, "action_rate": -0.5}
+    traced = jax.jit(lambda o: R.evaluate(state, R.RewardConfig(), constants, o))(
+        {k: jnp.float32(v) for k, v in overrides.items()})
+    assert float(traced[0]) == pytest.approx(float(expected), rel=1e-6)
+    for name, value in expected_metrics.items():
+        assert float(traced[1][name]) == pytest.approx(float(value), rel=1e-6, abs=1e-7), name
+
+
 def test_anchoring_removes_root_drift_and_heading_but_keeps_height():
     p = _keypoints(2)
     ref_root, ref_quat = jnp.array([1.0, 2.0, 0.7]), axis_angle_to_quat(jnp.array([0.0, 0.0, 0.5]))

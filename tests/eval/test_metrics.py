@@ -204,3 +204,12 @@ def test_video_env_config_runs_every_clip_to_its_end():
     assert math.isfinite(terms.max_joint_speed)  # the physics divergence guard stays
     assert video.episode_seconds > float(np.max(np.asarray(library.clip_duration)))
     assert not video.randomization.enabled and config_lib.to_dict(video.rewards) == config_lib.to_dict(config.env.rewards)
+
+
+def test_mean_and_ci_is_the_student_t_interval():
+    mean, half = metrics.mean_and_ci([1.0, 2.0, 3.0])
+    # t(0.975, 2 dof) = 4.303, standard error of the mean = 1 / sqrt(3)
+    assert mean == 2.0 and half == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+    assert metrics.mean_and_ci([1.0, 2.0, 3.0], level=0.5)[1] < half
+    assert np.isnan(metrics.mean_and_ci([5.0])[1]) and metrics.mean_and_ci([5.0])[0] == 5.0
+    assert all(np.isnan(metrics.mean_and_ci([])))

@@ -40,7 +40,7 @@ TINY = {
     (("translate", "make-data"), None): ["--videos", "2", "--size", "64x48", "--frames", "4", "--supersample", "1"],
     (("translate", "finetune"), None): ["--set", "data.width=32", "--set", "data.height=32", "--set", "data.frames=1",
                                         "--set", "train.steps=2", "--set", "train.eval_every=1",
-                                        "--set", "train.checkpoint_every=1"],
+                                        "--set", "train.checkpoint_every=1", "--set", "train.sample_every=0"],
     (("translate", "prepare"), None): [],
     (("translate", "eval"), None): ["--steps", "1", "--clips", "1"],
     (("translate", "run"), None): ["--steps", "1"],

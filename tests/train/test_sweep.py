@@ -1,4 +1,5 @@
-"""`mimicjax sweep`: a 2-point grid on the smoke config trains two runs, indexes them, and a re-run skips them.
+"""`mimicjax sweep`: a 2-point grid on the smoke config trains two runs (as one vmapped program), indexes
+them, and a re-run skips them.
 
 The two points use the keypoint-group weights of the reward-ablation notebook at its test size, and all
 of these tests share one persistent compilation cache (`compile_cache_dir`), so each distinct program is
@@ -59,6 +60,7 @@ def test_sweep_trains_every_point_and_indexes_it(swept):
     assert code == 0
     index = json.loads((out / sweep_lib.INDEX_FILE).read_text())
     assert [r["status"] for r in index["runs"]] == ["finished", "finished"]
+    assert [r["vmapped"] for r in index["runs"]] == [2, 2]  # only reward weights differ: one program
     names = [r["name"] for r in index["runs"]]
     assert names == [
         "keypoint_group_weights=end_effector-4.0_upper-1.0_lower-0.5",
@@ -84,6 +86,7 @@ def test_rerun_skips_finished_points(swept, monkeypatch, capsys):
         raise AssertionError("a finished point was trained again")
 
     monkeypatch.setattr("mimicjax.train.loop.train", no_training)
+    monkeypatch.setattr("mimicjax.train.variants.train_variants", no_training)
     assert cli.main(["sweep", str(sweep_file), "--out", str(out), *SIZE]) == 0
     assert capsys.readouterr().err.count("already finished") == 2
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/" + SCALARS_FILE)} == before

@@ -71,6 +71,13 @@ def test_convert_then_sample(workspace, tiny_config, tmp_path):
     assert _run(_sample_argv(workspace, out, *text, "--negative-embeddings", str(tmp_path / "empty.npy"))) == 0
     video, fps = read_video(out)
     assert video.shape == (5, 32, 32, 3)  # 1 + 4k frames, centre-cropped to the VAE x patch multiple
+    # Resized to a grid and resampled: 6 frames at 10 fps are 3 at 5 fps, of which 1 + 4k = 1 is sampled.
+    negative = ["--negative-embeddings", str(tmp_path / "empty.npy")]
+    assert _run(_sample_argv(workspace, out, *text, *negative, "--size", "64x32", "--fps", "5")) == 0
+    video, fps = read_video(out)
+    assert video.shape == (1, 32, 64, 3) and fps == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="multiples of 16"):
+        _run(_sample_argv(workspace, out, *text, *negative, "--size", "40x32"))
 
 
 def test_sample_with_text_encoder(workspace, tiny_config, tmp_path):

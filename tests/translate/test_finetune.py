@@ -26,7 +26,7 @@ CONFIG = FinetuneConfig(
     model=ModelConfig(separate_condition_embedding=True, mask_condition_to_target=True),
     lora=LoRAConfig(rank=2, alpha=2.0),
     optim=OptimConfig(learning_rate=1e-2, warmup_steps=1, grad_accumulation=2),
-    train=StepsConfig(steps=4, checkpoint_every=2, eval_every=2, eval_sigmas=2),
+    train=StepsConfig(steps=4, checkpoint_every=2, eval_every=2, eval_sigmas=2, sample_every=4, sample_steps=1),
 )
 
 
@@ -158,6 +158,18 @@ def test_resume_is_bit_exact(straight_run, dataset, tmp_path):
         train(CONFIG, tmp_path, dataset)
     with pytest.raises(ValueError, match="data.batch_size"):
         train(dataclasses.replace(CONFIG, data=dataclasses.replace(CONFIG.data, batch_size=4)), tmp_path, None, resume=True)
+
+
+def test_preview_videos_show_h2rep_sample_and_real_side_by_side(straight_run):
+    from mimicjax.train.run_log import read_event_images
+    from mimicjax.video import read_video
+
+    _, run_dir = straight_run
+    videos = sorted((run_dir / "videos").glob("eval_preview_*.mp4"))
+    assert [p.name for p in videos] == ["eval_preview_00000004.mp4"]  # train.sample_every=4 of 4 steps
+    frames, fps = read_video(videos[0])
+    assert frames.shape == (5, 32, 3 * 32, 3) and fps == pytest.approx(CONFIG.data.fps)
+    assert [step for step, _ in read_event_images(run_dir)["eval/preview"]] == [4]
 
 
 def test_the_sampler_loads_the_run_adapter(straight_run, params):

@@ -34,7 +34,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(dataset, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("h2r_eval_run")
-    config = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=2))
+    config = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=2, sample_every=0))
     ft.finetune(config, run_dir, dataset, compiler_options=FAST_COMPILE, show_progress=False)
     return run_dir
 
