@@ -6,7 +6,7 @@ Every run directory is an ordinary run: the config.json, checkpoints, scalars an
 it like any other run. A variant computes what its own run would, within float tolerance
 (`tests/train/test_variants.py`); the K runs share one compile and the device.
 
-What may differ between the variants of one program (`VARIABLE_FIELDS`): `seed`, the PPO coefficients in
+What may differ between the variants of one program (`variable_fields()`): `seed`, the PPO coefficients in
 `ppo.OVERRIDABLE`, every numeric reward field (term weights such as `env.rewards.keypoint`, term
 parameters such as `env.rewards.keypoint_sigma`) and the keypoint weights (`keypoint_group_weights`,
 `keypoint_weight_overrides`). Anything else (envs, network sizes, the motions, ...) changes the program;
