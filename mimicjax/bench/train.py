@@ -212,9 +212,7 @@ def ablation_variants(config, count: int) -> list:
     uniform keypoint weights. (Other varied numbers, e.g. the symmetry coefficient, cost the same.)"""
     import dataclasses
 
-    from mimicjax import robots as robots_lib
-
-    groups = dict.fromkeys(robots_lib.get(config.env.robot).keypoint_groups)
+    groups = dict.fromkeys(robots.get(config.env.robot).keypoint_groups)
     out = []
     for i in range(count):
         variant = dataclasses.replace(config, seed=config.seed + i)

@@ -90,12 +90,12 @@ def shared_config(configs: list[ExperimentConfig]) -> ExperimentConfig:
 
 
 def variant_values(configs: list[ExperimentConfig], robot):
-    """`VariantValues` with the variants on the leading axis; it holds only the fields that differ, so
-    everything else stays a compile-time constant as in a single run."""
+    """`VariantValues` with the variants on the leading axis (configs that passed `check_variants`); it
+    holds only the fields that differ, so everything else stays a compile-time constant as in a single run."""
     from mimicjax.envs import rewards as reward_lib
     from mimicjax.rl.variants import VariantValues
 
-    differing = set(check_variants(configs))
+    differing = set(differing_fields(configs))
     column = lambda values: jnp.asarray(np.asarray(values, np.float32))  # noqa: E731
     rewards = {
         name: column([getattr(c.env.rewards, name) for c in configs])
